@@ -1,0 +1,164 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Version is the protocol version this build speaks. It travels in every
+// frame header; a frame of another version is refused with a *VersionError.
+const Version = 1
+
+const (
+	// MaxFDsPerMessage is the most descriptors sent in one sendmsg. The
+	// kernel allows 253 (SCM_MAX_FD); 252 is the portable figure HAProxy uses.
+	MaxFDsPerMessage = 252
+	// DefaultMaxFDs bounds the descriptors one handoff may announce.
+	DefaultMaxFDs = 16384
+	// MaxFrameSize bounds a frame body in bytes.
+	MaxFrameSize = 1 << 20
+	// MaxNameLen bounds an Entry's Name, Network and Addr.
+	MaxNameLen = 1024
+	// DefaultTimeout is the deadline of each read or write on a Conn.
+	DefaultTimeout = 10 * time.Second
+)
+
+// Type says what a frame's body holds.
+type Type uint8
+
+// Frame types. The numbers are part of the protocol: never renumber.
+const (
+	TypeHello    Type = 1  // Hello, both ways, first thing on a connection
+	TypeManifest Type = 2  // Manifest, old to new: how many fds follow
+	TypeBatch    Type = 3  // Batch with up to MaxFDsPerMessage fds attached
+	TypeAck      Type = 4  // Ack of one Batch
+	TypeReady    Type = 5  // Ready, new to old: serving, stop accepting
+	TypeReadyAck Type = 6  // ReadyAck, old to new: you own the set now
+	TypeAbort    Type = 7  // Abort, either way: giving up, with the reason
+	TypeRequest  Type = 8  // Request, client to server on the control socket
+	TypeStatus   Type = 9  // status report (body defined by the caller)
+	TypeProgress Type = 10 // Progress of an upgrade, server to client
+	TypeResult   Type = 11 // Result of a request, server to client
+	maxKnownType      = TypeResult
+)
+
+// String names t for errors and logs.
+func (t Type) String() string { panic("unimplemented") }
+
+// Hello opens a conversation in both directions.
+type Hello struct {
+	PID        int    `json:"pid"`
+	Generation uint64 `json:"generation"`
+	// Draining lists older generations that are still draining, so that a
+	// new process knows how many are alive. Sent by the old process only.
+	Draining []Peer `json:"draining,omitempty"`
+}
+
+// Peer identifies a process of another generation.
+type Peer struct {
+	PID        int    `json:"pid"`
+	Generation uint64 `json:"generation"`
+}
+
+// Manifest announces how many fds the sender is about to pass.
+type Manifest struct {
+	Count int `json:"count"`
+}
+
+// Entry describes one descriptor in a handoff. The receiver must not trust
+// it: it says what the sender claims the fd is.
+type Entry struct {
+	Name    string `json:"name"`
+	Network string `json:"network"`
+	Addr    string `json:"addr,omitempty"`
+}
+
+// Ack acknowledges batch Seq, which carried Count fds.
+type Ack struct {
+	Seq   int `json:"seq"`
+	Count int `json:"count"`
+}
+
+// Ready tells the old process that the new one serves.
+type Ready struct {
+	PID int `json:"pid"`
+}
+
+// Abort ends a conversation with a reason the peer should report.
+type Abort struct {
+	Reason string `json:"reason"`
+}
+
+// Request asks a control server for something: Op is "status", "upgrade"
+// or "takeover".
+type Request struct {
+	Op string `json:"op"`
+}
+
+// Progress reports one step of an upgrade.
+type Progress struct {
+	Event  string `json:"event"`
+	PID    int    `json:"pid,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Result is the last message of a request.
+type Result struct {
+	OK    bool   `json:"ok"`
+	PID   int    `json:"pid,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Errors a caller can branch on. Errors returned by this package wrap one
+// of these (or an error from the net or os packages) with what was wrong.
+var (
+	ErrFrameTooLarge = errors.New("wire: frame too large")
+	ErrMalformed     = errors.New("wire: malformed frame")
+	ErrUnexpected    = errors.New("wire: unexpected message")
+	ErrTooManyFDs    = errors.New("wire: too many fds")
+	ErrFDMismatch    = errors.New("wire: fd count mismatch")
+	ErrTruncated     = errors.New("wire: control message truncated (MSG_CTRUNC)")
+	ErrClosed        = errors.New("wire: connection closed by peer")
+)
+
+// VersionError is returned when the peer's frame has another version.
+type VersionError struct {
+	Got, Want int
+}
+
+func (e *VersionError) Error() string {
+	return fmt.Sprintf("wire: peer speaks protocol version %d; this side speaks %d", e.Got, e.Want)
+}
+
+// AbortError is returned by Expect and RecvFiles when the peer sent Abort.
+type AbortError struct {
+	Reason string
+}
+
+func (e *AbortError) Error() string { return "wire: peer aborted: " + e.Reason }
+
+// Msg is one received frame.
+type Msg struct {
+	Type Type
+	Body []byte
+}
+
+// Decode unmarshals the body into v.
+func (m Msg) Decode(v any) error {
+	if err := json.Unmarshal(m.Body, v); err != nil {
+		return fmt.Errorf("%w: %s body: %v", ErrMalformed, m.Type, err)
+	}
+	return nil
+}
+
+// Cred is the identity of the process at the other end of a Conn.
+type Cred struct {
+	PID int // 0 where the platform does not report it
+	UID int
+	GID int
+}
+
+var _ = net.UnixConn{}
