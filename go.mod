@@ -2,4 +2,7 @@ module github.com/handoff-go/handoff
 
 go 1.26.0
 
-require golang.org/x/sys v0.49.0 // indirect
+require (
+	github.com/cloudflare/tableflip v1.2.3
+	golang.org/x/sys v0.49.0
+)

@@ -1,58 +1,271 @@
 package wire
 
 import (
+	"errors"
+	"fmt"
 	"net"
+	"os"
+	"sync"
+	"syscall"
 	"time"
 )
 
 // Conn is one end of a control connection. One goroutine may send while
 // another receives; two concurrent senders (or receivers) are not allowed.
+// (They are serialised rather than corrupting the stream, but their frames
+// would interleave in no useful order.)
 //
 // Conn owns the socket and every fd it has received but not yet handed to
 // the caller; Close closes all of them.
 type Conn struct {
+	uc  *net.UnixConn
+	fds fdQueue // received fds that no frame has claimed yet
+
+	rmu  sync.Mutex // held by the receiver; guards the fields below
+	fr   *frameReader
+	oob  []byte
+	rerr error // a read error that left the stream out of step for good
+
+	wmu sync.Mutex // held by the sender, so frames never interleave
+
+	mu       sync.Mutex // guards the settings below
+	timeout  time.Duration
+	deadline time.Time
+	fixed    bool // deadline, not timeout, bounds each read and write
+	maxFDs   int
 }
 
 // NewConn wraps c. The Conn owns c from now on.
-func NewConn(c *net.UnixConn) *Conn { panic("unimplemented") }
+func NewConn(c *net.UnixConn) *Conn {
+	conn := &Conn{
+		uc:      c,
+		oob:     make([]byte, oobSize()),
+		timeout: DefaultTimeout,
+		maxFDs:  DefaultMaxFDs,
+	}
+	conn.fr = newFrameReader(sockReader{conn})
+	return conn
+}
 
 // SetTimeout sets the deadline of each later read and write (DefaultTimeout
 // unless set). d <= 0 means no deadline.
-func (c *Conn) SetTimeout(d time.Duration) { panic("unimplemented") }
-
-// SetMaxFDs sets how many fds RecvFiles accepts in one handoff.
-func (c *Conn) SetMaxFDs(n int) { panic("unimplemented") }
-
-// Send writes one frame of type t whose body is v encoded as JSON.
-func (c *Conn) Send(t Type, v any) error { panic("unimplemented") }
-
-// Recv reads the next frame. A frame that arrives with fds attached but is
-// not a Batch is an error, and those fds are closed.
-func (c *Conn) Recv() (Msg, error) { panic("unimplemented") }
-
-// Expect reads the next frame, checks that it has type t and decodes it into
-// v. An Abort from the peer is returned as *AbortError; any other type is
-// ErrUnexpected.
-func (c *Conn) Expect(t Type, v any) error { panic("unimplemented") }
-
-// SendFiles sends a Manifest and then the fds in batches of at most
-// MaxFDsPerMessage, waiting for the peer's Ack after each batch.
-// entries[i] describes fds[i]. The caller keeps ownership of fds: SendFiles
-// never closes them.
-func (c *Conn) SendFiles(entries []Entry, fds []int) error { panic("unimplemented") }
-
-// RecvFiles receives what SendFiles sent. On success the caller owns every
-// returned fd (each with close-on-exec set); on error every fd received so
-// far has been closed.
-func (c *Conn) RecvFiles() ([]Entry, []int, error) { panic("unimplemented") }
-
-// PeerCred reports who is at the other end.
-func (c *Conn) PeerCred() (Cred, error) { panic("unimplemented") }
+//
+// The timeout bounds each frame, however many reads it takes, so a peer
+// cannot keep a frame open by trickling bytes.
+func (c *Conn) SetTimeout(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.timeout, c.fixed = d, false
+}
 
 // SetDeadline overrides the per-operation timeout with an absolute deadline
 // for every later read and write, until SetTimeout is called again. Used to
 // bound a whole conversation (an upgrade timeout) rather than one step.
-func (c *Conn) SetDeadline(t time.Time) { panic("unimplemented") }
+// The zero time means no deadline.
+func (c *Conn) SetDeadline(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline, c.fixed = t, true
+}
 
-// Close closes the socket and every fd received but not handed out.
-func (c *Conn) Close() error { panic("unimplemented") }
+// SetMaxFDs sets how many fds RecvFiles accepts in one handoff (and
+// SendFiles sends). n < 0 counts as 0.
+func (c *Conn) SetMaxFDs(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maxFDs = max(n, 0)
+}
+
+func (c *Conn) limitFDs() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxFDs
+}
+
+// opDeadline is the deadline for an operation that starts now.
+func (c *Conn) opDeadline() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.fixed:
+		return c.deadline
+	case c.timeout <= 0:
+		return time.Time{}
+	}
+	return time.Now().Add(c.timeout)
+}
+
+// Send writes one frame of type t whose body is v encoded as JSON.
+func (c *Conn) Send(t Type, v any) error {
+	if err := c.send(t, v); err != nil {
+		return fmt.Errorf("wire: send %s: %w", t, err)
+	}
+	return nil
+}
+
+func (c *Conn) send(t Type, v any) error {
+	frame, err := encodeFrame(t, v)
+	if err != nil {
+		return err
+	}
+	return c.write(frame, nil)
+}
+
+// write writes one whole frame, with fds attached to its first byte.
+func (c *Conn) write(frame []byte, fds []int) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if err := c.uc.SetWriteDeadline(c.opDeadline()); err != nil {
+		return err
+	}
+	err := writeMsg(c.uc, frame, fds)
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return fmt.Errorf("%w: %w", ErrClosed, err)
+	}
+	return err
+}
+
+// abort tells the peer why this side gives up, so that it can report more
+// than a hang-up. Best effort: the error being reported matters more.
+func (c *Conn) abort(reason error) {
+	_ = c.send(TypeAbort, Abort{Reason: reason.Error()})
+}
+
+// Recv reads the next frame. A frame that arrives with fds attached but is
+// not a Batch is an error, and those fds are closed. So is a Batch with
+// fds: only RecvFiles hands fds out.
+func (c *Conn) Recv() (Msg, error) {
+	m, err := c.recvPlain()
+	if err != nil {
+		return Msg{}, fmt.Errorf("wire: recv: %w", err)
+	}
+	return m, nil
+}
+
+// Expect reads the next frame, checks that it has type t and decodes it into
+// v (unless v is nil). An Abort from the peer is returned as *AbortError;
+// any other type is ErrUnexpected.
+func (c *Conn) Expect(t Type, v any) error {
+	m, err := c.recvPlain()
+	if err != nil {
+		return fmt.Errorf("wire: recv %s: %w", t, err)
+	}
+	return checkMsg(m, t, v)
+}
+
+// expect is Expect for steps of a larger operation, which names the step.
+func (c *Conn) expect(t Type, v any) error {
+	m, err := c.recvPlain()
+	if err != nil {
+		return err
+	}
+	return checkMsg(m, t, v)
+}
+
+// checkMsg checks that m has type t and decodes it into v.
+func checkMsg(m Msg, t Type, v any) error {
+	switch {
+	case m.Type == t && v == nil:
+		return nil
+	case m.Type == t:
+		return m.Decode(v)
+	case m.Type == TypeAbort:
+		return abortError(m)
+	}
+	return fmt.Errorf("%w: got %s, want %s", ErrUnexpected, m.Type, t)
+}
+
+func abortError(m Msg) *AbortError {
+	var a Abort
+	if err := m.Decode(&a); err != nil {
+		return &AbortError{Reason: fmt.Sprintf("(unreadable reason: %v)", err)}
+	}
+	return &AbortError{Reason: a.Reason}
+}
+
+// recvPlain reads a frame that must come without fds.
+func (c *Conn) recvPlain() (Msg, error) {
+	m, fds, err := c.recv()
+	if err != nil {
+		return Msg{}, err
+	}
+	if len(fds) > 0 {
+		closeFDs(fds)
+		return Msg{}, strayFDs(m.Type, len(fds))
+	}
+	return m, nil
+}
+
+func strayFDs(t Type, n int) error {
+	if t == TypeBatch {
+		return fmt.Errorf("%w: batch with %d fds outside RecvFiles (fds closed)", ErrUnexpected, n)
+	}
+	return fmt.Errorf("%s frame carried %d fds, which only a batch may (fds closed): %w",
+		t, n, ErrFDMismatch)
+}
+
+// recv reads one frame and takes the fds that came with it, which the
+// caller then owns.
+func (c *Conn) recv() (Msg, []int, error) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if c.rerr != nil {
+		return Msg{}, nil, fmt.Errorf("stream unusable after an earlier error: %w", c.rerr)
+	}
+	if err := c.uc.SetReadDeadline(c.opDeadline()); err != nil {
+		return Msg{}, nil, err
+	}
+	m, err := c.fr.next()
+	if err != nil {
+		c.readFailed(err)
+		return Msg{}, nil, err
+	}
+	return m, c.fds.take(c.fr.consumed(), m.Type == TypeBatch), nil
+}
+
+// readFailed makes a read error final, unless it was a deadline: then the
+// frameReader still holds any partial frame and the stream is in step.
+func (c *Conn) readFailed(err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return
+	}
+	c.rerr = err
+	c.fds.drop()
+}
+
+// sockReader feeds a Conn's frameReader from the socket and queues every
+// fd that arrives, tagged with the stream bytes of the read that brought
+// it. It runs with rmu held.
+type sockReader struct{ c *Conn }
+
+func (s sockReader) Read(p []byte) (int, error) {
+	start := s.c.fr.off
+	n, fds, err := readMsg(s.c.uc, p, s.c.oob)
+	if len(fds) > 0 {
+		s.c.fds.add(fdGroup{start: start, end: start + int64(n), fds: fds})
+	}
+	return n, err
+}
+
+// PeerCred reports who is at the other end: the credentials the peer had
+// when the connection was made. Platforms without a way to ask return an
+// error wrapping errors.ErrUnsupported.
+func (c *Conn) PeerCred() (Cred, error) {
+	cred, err := peerCred(c.uc)
+	if err != nil {
+		return Cred{}, fmt.Errorf("wire: peer credentials: %w", err)
+	}
+	return cred, nil
+}
+
+// Close closes the socket and every fd received but not handed out. It
+// may be called while another goroutine is blocked in Recv or RecvFiles,
+// which then return an error.
+func (c *Conn) Close() error {
+	err := c.uc.Close()
+	c.fds.close()
+	if err != nil {
+		return fmt.Errorf("wire: close: %w", err)
+	}
+	return nil
+}

@@ -2,10 +2,28 @@
 // AF_UNIX stream socket: length-prefixed, versioned frames with JSON bodies,
 // and file descriptors carried as SCM_RIGHTS in acknowledged batches.
 //
+// A frame is an 8-byte header, 'H' 'O', the protocol Version, the Type and
+// the body length as a big-endian uint32, followed by the JSON body (at
+// most MaxFrameSize bytes).
+//
+// SendFiles and RecvFiles hand over descriptors:
+//
+//	sender                          receiver
+//	Manifest{Count}          ->     checks Count against SetMaxFDs
+//	Batch{Seq: 0, Entries}   ->     checks seq, entries and fd count
+//	  + fds as SCM_RIGHTS
+//	                         <-     Ack{Seq: 0, Count}
+//	... until Count fds went
+//
+// Either side may send Abort{Reason} instead, which the other returns as an
+// *AbortError. Each Batch is one sendmsg whose data is the whole frame, so
+// the fds arrive with the frame's own bytes.
+//
 // Everything read from a Conn is untrusted: every frame has a size limit,
 // every read and write a deadline, every fd count is checked against what
 // was announced, and on any error every fd received so far is closed.
 //
 // The package knows nothing about processes or listeners; it only moves
-// messages and descriptors.
+// messages and descriptors. Where there is no SCM_RIGHTS (Windows) a Conn
+// fails every read and write with an error wrapping errors.ErrUnsupported.
 package wire

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 )
 
@@ -45,8 +44,31 @@ const (
 	maxKnownType      = TypeResult
 )
 
-// String names t for errors and logs.
-func (t Type) String() string { panic("unimplemented") }
+var typeNames = [...]string{
+	TypeHello:    "hello",
+	TypeManifest: "manifest",
+	TypeBatch:    "batch",
+	TypeAck:      "ack",
+	TypeReady:    "ready",
+	TypeReadyAck: "ready-ack",
+	TypeAbort:    "abort",
+	TypeRequest:  "request",
+	TypeStatus:   "status",
+	TypeProgress: "progress",
+	TypeResult:   "result",
+}
+
+// String names t for errors and logs: "hello", "batch", ..., or "type(42)"
+// for a number this version does not know.
+func (t Type) String() string {
+	if int(t) < len(typeNames) && typeNames[t] != "" {
+		return typeNames[t]
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// known reports whether t is a type this version can parse.
+func (t Type) known() bool { return t != 0 && t <= maxKnownType }
 
 // Hello opens a conversation in both directions.
 type Hello struct {
@@ -74,6 +96,13 @@ type Entry struct {
 	Name    string `json:"name"`
 	Network string `json:"network"`
 	Addr    string `json:"addr,omitempty"`
+}
+
+// Batch carries the descriptions of the fds attached to its frame, in the
+// order of the fds. Seq counts batches from 0 within one handoff.
+type Batch struct {
+	Seq     int     `json:"seq"`
+	Entries []Entry `json:"entries"`
 }
 
 // Ack acknowledges batch Seq, which carried Count fds.
@@ -160,5 +189,3 @@ type Cred struct {
 	UID int
 	GID int
 }
-
-var _ = net.UnixConn{}
