@@ -1,0 +1,188 @@
+//go:build unix
+
+package listeners
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// sockInfo is what the kernel says a descriptor is. The zero value
+// describes a descriptor that is not a socket.
+type sockInfo struct {
+	socket    bool
+	sotype    int // unix.SOCK_STREAM, unix.SOCK_DGRAM, ...
+	family    int // unix.AF_INET, unix.AF_INET6, unix.AF_UNIX, ...
+	listening bool
+	local     unix.Sockaddr // nil when unbound or undecodable
+}
+
+// probe inspects fd without changing it. Peers and environments lie, so
+// every inherited fd goes through here before the Set trusts its entry.
+func probe(fd int) (sockInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return sockInfo{}, fmt.Errorf("fstat fd %d: %w", fd, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return sockInfo{}, nil
+	}
+	si := sockInfo{socket: true}
+	var err error
+	if si.sotype, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+		return sockInfo{}, fmt.Errorf("getsockopt SO_TYPE fd %d: %w", fd, err)
+	}
+	// An undecodable address only means an exotic family, which the
+	// family check reports better.
+	si.local, _ = unix.Getsockname(fd)
+	if si.family, err = socketFamily(fd, si.local); err != nil {
+		return sockInfo{}, fmt.Errorf("socket family of fd %d: %w", fd, err)
+	}
+	if si.sotype == unix.SOCK_STREAM {
+		// BSDs answer with the option's bit rather than 1: test for non-zero.
+		v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		if err != nil {
+			return sockInfo{}, fmt.Errorf("getsockopt SO_ACCEPTCONN fd %d: %w", fd, err)
+		}
+		si.listening = v != 0
+	}
+	return si, nil
+}
+
+// fits reports whether a socket like si is what network means, in the
+// sense of net.Listen: "tcp" is any stream inet socket, "tcp4" only IPv4,
+// and so on. Stream sockets must be listening to serve Listen.
+func (si sockInfo) fits(network string) bool {
+	if !si.socket {
+		return false
+	}
+	sotype, fam1, fam2 := networkSocket(network)
+	if sotype == unix.SOCK_STREAM && !si.listening {
+		return false
+	}
+	return si.sotype == sotype && (si.family == fam1 || si.family == fam2)
+}
+
+// networkSocket gives the socket type and the one or two families network
+// accepts; -1 stands for none.
+func networkSocket(network string) (sotype, fam1, fam2 int) {
+	switch network {
+	case "tcp":
+		return unix.SOCK_STREAM, unix.AF_INET, unix.AF_INET6
+	case "tcp4":
+		return unix.SOCK_STREAM, unix.AF_INET, -1
+	case "tcp6":
+		return unix.SOCK_STREAM, unix.AF_INET6, -1
+	case "unix":
+		return unix.SOCK_STREAM, unix.AF_UNIX, -1
+	case "udp":
+		return unix.SOCK_DGRAM, unix.AF_INET, unix.AF_INET6
+	case "udp4":
+		return unix.SOCK_DGRAM, unix.AF_INET, -1
+	case "udp6":
+		return unix.SOCK_DGRAM, unix.AF_INET6, -1
+	case "unixgram":
+		return unix.SOCK_DGRAM, unix.AF_UNIX, -1
+	}
+	return -1, -1, -1
+}
+
+// check reports how si differs from what network claims; files only need
+// to exist, which probe has already shown.
+func (si sockInfo) check(network string) error {
+	if network == networkFile || si.fits(network) {
+		return nil
+	}
+	return fmt.Errorf("claimed %s, got %s", network, si)
+}
+
+// networkOf names what si is, for descriptors nobody described (systemd):
+// anything Listen and ListenPacket cannot serve is a "file".
+func (si sockInfo) networkOf() string {
+	for _, n := range [...]string{"tcp", "udp", "unix", "unixgram"} {
+		if si.fits(n) {
+			return n
+		}
+	}
+	return networkFile
+}
+
+func (si sockInfo) String() string {
+	if !si.socket {
+		return "a descriptor that is not a socket"
+	}
+	s := familyName(si.family) + " " + typeName(si.sotype) + " socket"
+	if si.sotype == unix.SOCK_STREAM && !si.listening {
+		s = "non-listening " + s
+	}
+	if a := sockaddrString(si.local); a != "" {
+		s += " bound to " + a
+	}
+	if strings.HasPrefix(s, "IPv") {
+		return "an " + s
+	}
+	return "a " + s
+}
+
+func familyName(family int) string {
+	switch family {
+	case unix.AF_INET:
+		return "IPv4"
+	case unix.AF_INET6:
+		return "IPv6"
+	case unix.AF_UNIX:
+		return "unix"
+	}
+	return "family-" + strconv.Itoa(family)
+}
+
+func typeName(sotype int) string {
+	switch sotype {
+	case unix.SOCK_STREAM:
+		return "stream"
+	case unix.SOCK_DGRAM:
+		return "datagram"
+	case unix.SOCK_SEQPACKET:
+		return "seqpacket"
+	}
+	return "type-" + strconv.Itoa(sotype)
+}
+
+// sockaddrString formats sa the way net.Addr.String does.
+func sockaddrString(sa unix.Sockaddr) string {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)).String()
+	case *unix.SockaddrInet6:
+		ip := netip.AddrFrom16(sa.Addr)
+		if sa.ZoneId != 0 {
+			ip = ip.WithZone(zoneName(int(sa.ZoneId)))
+		}
+		return netip.AddrPortFrom(ip, uint16(sa.Port)).String()
+	case *unix.SockaddrUnix:
+		return sa.Name
+	}
+	return ""
+}
+
+func zoneName(index int) string {
+	if ifi, err := net.InterfaceByIndex(index); err == nil {
+		return ifi.Name
+	}
+	return strconv.Itoa(index)
+}
+
+// unixPath is the path of a bound Unix socket, or "" for anything else,
+// including abstract sockets (which have no file to unlink).
+func (si sockInfo) unixPath() string {
+	sa, ok := si.local.(*unix.SockaddrUnix)
+	if !ok || sa.Name == "" || isAbstract(sa.Name) {
+		return ""
+	}
+	return sa.Name
+}
