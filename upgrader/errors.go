@@ -1,0 +1,51 @@
+package upgrader
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors a caller can branch on.
+var (
+	// ErrNotReady: an upgrade was asked for before Ready.
+	ErrNotReady = errors.New("upgrader: not ready yet")
+	// ErrUpgradeInProgress: another upgrade (or takeover) is running.
+	ErrUpgradeInProgress = errors.New("upgrader: an upgrade is already in progress")
+	// ErrHandedOver: this process has already handed its sockets on.
+	ErrHandedOver = errors.New("upgrader: already handed over to the next generation")
+	// ErrStopped: Stop was called.
+	ErrStopped = errors.New("upgrader: stopped")
+	// ErrTooManyDraining: MaxDraining older generations are still draining.
+	ErrTooManyDraining = errors.New("upgrader: too many generations still draining")
+	// ErrNotSupported: the platform cannot pass sockets between processes.
+	ErrNotSupported = errors.New("upgrader: upgrades are not supported on this platform")
+	// ErrAlreadyReady: Ready was called twice.
+	ErrAlreadyReady = errors.New("upgrader: Ready already called")
+)
+
+// UpgradeError reports a failed upgrade: the step that failed, the pid of
+// the new process if one was started, and the cause.
+type UpgradeError struct {
+	Step string // "start", "handshake", "handover", "ready", ...
+	PID  int    // the new process, 0 if none started
+	Err  error
+}
+
+func (e *UpgradeError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("upgrader: upgrade failed at %s: %v", e.Step, e.Err)
+	}
+	return fmt.Sprintf("upgrader: upgrade failed at %s (new pid %d): %v", e.Step, e.PID, e.Err)
+}
+
+func (e *UpgradeError) Unwrap() error { return e.Err }
+
+// ExitError is the cause when the new process exited before it was ready.
+type ExitError struct {
+	PID   int
+	State string // as os.ProcessState describes it, e.g. "exit status 1"
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("new process %d exited before it was ready (%s)", e.PID, e.State)
+}

@@ -1,0 +1,229 @@
+package upgrader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/listeners"
+)
+
+// Progress events of an upgrade, in order. They are logged, and streamed
+// to `handoff upgrade`.
+const (
+	EventStarted    = "started"     // the new process is running
+	EventHandedOver = "handed-over" // every fd has been passed and acked
+	EventReady      = "ready"       // the new process serves
+	EventDraining   = "draining"    // this process stopped accepting
+)
+
+// reporter receives upgrade progress; nil means nobody is listening.
+type reporter func(wire.Progress)
+
+func (r reporter) send(event string, pid int, detail string) {
+	if r != nil {
+		r(wire.Progress{Event: event, PID: pid, Detail: detail})
+	}
+}
+
+// upgrade runs one child-mode upgrade and returns the new pid.
+func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.opts.UpgradeTimeout)
+	defer cancel()
+	var draining []Peer
+	var err error
+	if e := u.do(func(s *state) { draining, err = s.beginUpgrade(cancel) }); e != nil {
+		return 0, e
+	}
+	if err != nil {
+		return 0, err
+	}
+	notifyReloading()
+	u.log.Info("upgrade started")
+	pid, next, err := u.spawn(ctx, draining, report)
+	u.do(func(s *state) { s.endUpgrade(u, pid, next, err) })
+	if err == nil {
+		report.send(EventDraining, u.pid, "")
+	}
+	return pid, err
+}
+
+// handOver runs the old side of the protocol on c until the new process is
+// ready: hellos, the fds, Ready, ReadyAck. It returns the new pid (once
+// known) and which step failed.
+func (u *Upgrader) handOver(c *wire.Conn, draining []Peer, report reporter) (int, *UpgradeError) {
+	var hello wire.Hello
+	if err := c.Expect(wire.TypeHello, &hello); err != nil {
+		return 0, &UpgradeError{Step: "handshake", Err: err}
+	}
+	pid := hello.PID
+	fail := func(step string, err error) (int, *UpgradeError) {
+		return pid, &UpgradeError{Step: step, PID: pid, Err: err}
+	}
+	mine := wire.Hello{PID: u.pid, Generation: u.gen, Draining: toWirePeers(draining)}
+	if err := c.Send(wire.TypeHello, mine); err != nil {
+		return fail("handshake", err)
+	}
+	n, err := u.sendSet(c)
+	if err != nil {
+		return fail("handover", err)
+	}
+	report.send(EventHandedOver, pid, fmt.Sprintf("%d fds", n))
+	var ready wire.Ready
+	if err := c.Expect(wire.TypeReady, &ready); err != nil {
+		return fail("ready", err)
+	}
+	if err := c.Send(wire.TypeReadyAck, struct{}{}); err != nil {
+		return fail("ready", err)
+	}
+	report.send(EventReady, pid, "")
+	return pid, nil
+}
+
+func (u *Upgrader) sendSet(c *wire.Conn) (int, error) {
+	entries, fds, err := u.set.Export()
+	if err != nil {
+		return 0, err
+	}
+	defer closeFDs(fds)
+	wes := make([]wire.Entry, len(entries))
+	for i, e := range entries {
+		wes[i] = wire.Entry{Name: e.Name, Network: e.Network, Addr: e.Addr}
+	}
+	return len(fds), c.SendFiles(wes, fds)
+}
+
+// receive runs the new side of the protocol on c up to the inherited set;
+// Ready finishes it.
+func (u *Upgrader) receive(c *wire.Conn) error {
+	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid}); err != nil {
+		var ae *wire.AbortError
+		if rerr := c.Expect(wire.TypeHello, nil); errors.As(rerr, &ae) {
+			return ae // it said why before it hung up
+		}
+		return fmt.Errorf("upgrader: hello to previous generation: %w", err)
+	}
+	var hello wire.Hello
+	if err := c.Expect(wire.TypeHello, &hello); err != nil {
+		return fmt.Errorf("upgrader: hello from previous generation: %w", err)
+	}
+	entries, fds, err := c.RecvFiles()
+	if err != nil {
+		return fmt.Errorf("upgrader: receive listeners from pid %d: %w", hello.PID, err)
+	}
+	les := make([]listeners.Entry, len(entries))
+	for i, e := range entries {
+		les[i] = listeners.Entry{Name: e.Name, Network: e.Network, Addr: e.Addr}
+	}
+	if err := u.set.Inherit(les, fds); err != nil {
+		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
+		return fmt.Errorf("upgrader: inherit listeners from pid %d: %w", hello.PID, err)
+	}
+	u.gen = hello.Generation + 1
+	u.parent = c
+	u.parentHello = hello
+	return nil
+}
+
+// finishReady tells the previous generation (if any) that this one serves
+// and waits for its ReadyAck, then settles the set and the pid file.
+func (u *Upgrader) finishReady() error {
+	if u.parent != nil {
+		if err := u.parent.Send(wire.TypeReady, wire.Ready{PID: u.pid}); err != nil {
+			return fmt.Errorf("upgrader: tell pid %d we are ready: %w", u.parentHello.PID, err)
+		}
+		if err := u.parent.Expect(wire.TypeReadyAck, &struct{}{}); err != nil {
+			return fmt.Errorf("upgrader: pid %d did not accept our Ready: %w", u.parentHello.PID, err)
+		}
+	}
+	if err := u.set.CloseUnclaimed(); err != nil {
+		u.log.Warn("close unclaimed listeners", "err", err)
+	}
+	if err := writePIDFile(u.opts.PIDFile, u.pid); err != nil {
+		return err
+	}
+	if u.parent == nil {
+		notify("READY=1")
+	}
+	return nil
+}
+
+// watchParent waits for the previous generation to go (its end of the
+// connection closes when it exits) and forgets it.
+func (u *Upgrader) watchParent() {
+	u.parent.SetTimeout(0)
+	_, err := u.parent.Recv()
+	pid := u.parentHello.PID
+	u.log.Info("previous generation gone", "old_pid", pid, "how", errString(err))
+	u.do(func(s *state) { s.dropDraining(pid) })
+}
+
+// backstop is how long after the upgrade's deadline the connection's own
+// deadline fires. The watchdog acts on the context first and reports the
+// real cause; the connection deadline only guards against a lost wakeup.
+const backstop = time.Second
+
+// watchdog closes raw when ctx ends or exited delivers, whichever is first,
+// so that a blocked handOver returns; cause then says why.
+type watchdog struct {
+	stop   chan struct{}
+	done   chan struct{}
+	cause  error
+	exited bool // cause came from the exited channel: the child is reaped
+}
+
+func startWatchdog(ctx context.Context, raw net.Conn, exited <-chan error) *watchdog {
+	w := &watchdog{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		select {
+		case <-w.stop:
+			return
+		case <-ctx.Done():
+			w.cause = ctxCause(ctx)
+		case err := <-exited:
+			w.cause, w.exited = err, true
+		}
+		raw.SetDeadline(time.Unix(1, 0))
+		raw.Close()
+	}()
+	return w
+}
+
+// finish stops the watchdog and returns why it fired, if it did. When the
+// conversation's own deadline (the same instant as ctx's) fired first, the
+// cause is still ctx's: "not ready in time" says more than "i/o timeout".
+func (w *watchdog) finish(ctx context.Context) error {
+	close(w.stop)
+	<-w.done
+	if w.cause == nil && ctx.Err() != nil {
+		return ctxCause(ctx)
+	}
+	return w.cause
+}
+
+func ctxCause(ctx context.Context) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("new process not ready in time: %w", err)
+	}
+	return err
+}
+
+func toWirePeers(ps []Peer) []wire.Peer {
+	out := make([]wire.Peer, len(ps))
+	for i, p := range ps {
+		out[i] = wire.Peer{PID: p.PID, Generation: p.Generation}
+	}
+	return out
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	return err.Error()
+}

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package upgrader
+
+// systemd runs only on Linux.
+func notify(string)    {}
+func notifyReloading() {}

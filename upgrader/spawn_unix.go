@@ -1,0 +1,89 @@
+//go:build unix
+
+package upgrader
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// startChild makes a socketpair, starts the next generation with one end
+// as an inherited fd named in HANDOFF_FD, and returns our end.
+func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	ours := os.NewFile(uintptr(fds[0]), "handoff-parent")
+	theirs := os.NewFile(uintptr(fds[1]), "handoff-child")
+	defer ours.Close()
+	defer theirs.Close()
+	cmd, err := u.command()
+	if err != nil {
+		return nil, nil, fmt.Errorf("build command: %w", err)
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs)
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes fd 3+i
+	cmd.Env = append(withoutEnv(cmd.Env, EnvFD), EnvFD+"="+strconv.Itoa(fd))
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	conn, err := unixConn(ours)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, nil, err
+	}
+	return cmd, conn, nil
+}
+
+// unixConn makes a *net.UnixConn from a dup of f; f stays the caller's.
+func unixConn(f *os.File) (*net.UnixConn, error) {
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("control socket from fd %s: %w", f.Name(), err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("control socket from fd %s: not a Unix socket", f.Name())
+	}
+	return uc, nil
+}
+
+// inheritedConn returns the control connection a parent passed in
+// HANDOFF_FD; found is false when there is none. The variable is unset so
+// that our own children never see it.
+func inheritedConn() (c *net.UnixConn, found bool, err error) {
+	v, ok := os.LookupEnv(EnvFD)
+	if !ok {
+		return nil, false, nil
+	}
+	os.Unsetenv(EnvFD)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, true, fmt.Errorf("upgrader: %s=%q is not an inherited fd number", EnvFD, v)
+	}
+	f := os.NewFile(uintptr(fd), "handoff-child")
+	defer f.Close()
+	unix.CloseOnExec(fd)
+	c, err = unixConn(f)
+	if err != nil {
+		return nil, true, fmt.Errorf("upgrader: %s=%d: %w", EnvFD, fd, err)
+	}
+	return c, true, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}

@@ -1,0 +1,248 @@
+package upgrader
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/listeners"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultUpgradeTimeout = 30 * time.Second
+	DefaultMaxDraining    = 3
+)
+
+// EnvFD names the environment variable that tells a child which of its fds
+// is its end of the control socketpair.
+const EnvFD = "HANDOFF_FD"
+
+// controlName is the set member that holds the control socket, so that it
+// is handed on like any listener and never goes away during an upgrade.
+const controlName = "handoff-control"
+
+// Options configure an Upgrader. The zero value works.
+type Options struct {
+	// UpgradeTimeout bounds an upgrade from the start of the next process
+	// until it is ready. Default DefaultUpgradeTimeout.
+	UpgradeTimeout time.Duration
+	// PIDFile, if set, is written atomically with this process's pid once
+	// it is ready, so that it always names the process that serves.
+	PIDFile string
+	// ControlPath, if set, is the Unix socket where this process answers
+	// `handoff status`, `handoff upgrade` and takeovers. A new process
+	// started with the same path takes over from the live one. Its
+	// directory should be private to the service's user.
+	ControlPath string
+	// Command builds the command that starts the next generation. Default:
+	// the executable this process was started from (as it was at New), with
+	// the same arguments and environment, sharing stdout and stderr.
+	Command func() (*exec.Cmd, error)
+	// MaxDraining is how many older generations may still be draining when
+	// an upgrade starts. Default DefaultMaxDraining.
+	MaxDraining int
+	// Logger receives one line per lifecycle event. Default: silent.
+	Logger *slog.Logger
+}
+
+// Mode says how a process came to life.
+type Mode string
+
+// The modes.
+const (
+	ModeCold     Mode = "cold"     // nothing inherited from a previous generation
+	ModeChild    Mode = "child"    // started by the previous generation
+	ModeTakeover Mode = "takeover" // started by someone else, took over a live one
+)
+
+// Upgrader manages the lifecycle of one process generation. Create it with
+// New; it is safe for concurrent use.
+type Upgrader struct {
+	opts        Options
+	log         *slog.Logger
+	set         *listeners.Set
+	exe         string
+	pid         int
+	mode        Mode
+	gen         uint64
+	parent      *wire.Conn // the previous generation; nil in cold mode
+	parentHello wire.Hello
+
+	exit  chan struct{} // closed when this process must stop serving
+	calls chan func(*state)
+	done  chan struct{} // closed when the state loop has ended
+	st    *state        // owned by the loop goroutine
+}
+
+// New prepares this process's generation. It inherits the listener set
+// from the previous generation when there is one (child or takeover mode)
+// or from systemd socket activation, and returns once the set has arrived.
+// The caller must call Ready once it serves, and Stop when it is done.
+func New(opts Options) (*Upgrader, error) {
+	opts = withDefaults(opts)
+	exe, err := os.Executable()
+	if err != nil && opts.Command == nil {
+		return nil, fmt.Errorf("upgrader: find own executable: %w", err)
+	}
+	u := &Upgrader{
+		opts:  opts,
+		log:   opts.Logger,
+		set:   listeners.New(),
+		exe:   exe,
+		pid:   os.Getpid(),
+		gen:   1,
+		exit:  make(chan struct{}),
+		calls: make(chan func(*state)),
+		done:  make(chan struct{}),
+	}
+	if err := u.inherit(); err != nil {
+		u.set.Close(false)
+		return nil, err
+	}
+	u.log = u.log.With("pid", u.pid, "generation", u.gen)
+	u.st = u.initialState()
+	if opts.ControlPath != "" {
+		if u.st.ctl, err = u.openControl(opts.ControlPath); err != nil {
+			u.closeInherited()
+			return nil, err
+		}
+	}
+	go u.loop()
+	u.log.Info("upgrader started", "mode", u.mode, "inherited", len(u.set.List()))
+	return u, nil
+}
+
+func withDefaults(o Options) Options {
+	if o.UpgradeTimeout <= 0 {
+		o.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if o.MaxDraining <= 0 {
+		o.MaxDraining = DefaultMaxDraining
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// Listen returns a stream listener ("tcp", "tcp4", "tcp6", "unix") named
+// name, inherited from the previous generation when it had one by that name
+// (or bound to that address), else newly bound. The caller owns the
+// listener: closing it stops this process accepting and nothing more; the
+// socket itself lives on in the set until it is handed over or Stop.
+func (u *Upgrader) Listen(name, network, addr string) (net.Listener, error) {
+	return u.set.Listen(name, network, addr)
+}
+
+// ListenPacket is Listen for datagram sockets ("udp", "udp4", "udp6",
+// "unixgram").
+func (u *Upgrader) ListenPacket(name, network, addr string) (net.PacketConn, error) {
+	return u.set.ListenPacket(name, network, addr)
+}
+
+// File returns the file named name, inherited or else opened by open; see
+// listeners.Set.File.
+func (u *Upgrader) File(name string, open func() (*os.File, error)) (*os.File, error) {
+	return u.set.File(name, open)
+}
+
+// Listeners lists the members of the set.
+func (u *Upgrader) Listeners() []listeners.Info { return u.set.List() }
+
+// Mode says how this process came to life.
+func (u *Upgrader) Mode() Mode { return u.mode }
+
+// Generation is 1 for a cold start and one more than the previous
+// generation's after a handoff.
+func (u *Upgrader) Generation() uint64 { return u.gen }
+
+// Exit is closed when this process must stop serving: it has handed its
+// sockets to the next generation, or Stop was called. Close the listeners,
+// finish what is in flight, then return from main.
+func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
+
+// do runs f on the loop goroutine and waits for it. It reports ErrStopped
+// once the loop has ended.
+func (u *Upgrader) do(f func(*state)) error {
+	ran := make(chan struct{})
+	select {
+	case u.calls <- func(s *state) { f(s); close(ran) }:
+		<-ran
+		return nil
+	case <-u.done:
+		return ErrStopped
+	}
+}
+
+func (u *Upgrader) loop() {
+	defer close(u.done)
+	for f := range u.calls {
+		f(u.st)
+		if u.st.phase == phaseStopped {
+			return
+		}
+	}
+}
+
+// Ready says this process serves. It finishes the handoff from the previous
+// generation (which then stops accepting and drains), closes inherited
+// sockets nobody claimed, writes the pid file, starts the control socket
+// and notifies systemd. If the previous generation refuses (it timed out
+// waiting), Ready returns the reason and this process should exit.
+func (u *Upgrader) Ready() error {
+	var err error
+	if e := u.do(func(s *state) { err = s.beginReady() }); e != nil {
+		return e
+	}
+	if err != nil {
+		return err
+	}
+	err = u.finishReady()
+	u.do(func(s *state) { s.endReady(u, err) })
+	return err
+}
+
+// Upgrade starts the next generation and hands the listener set to it. It
+// returns nil once the next generation is ready (this process's Exit is
+// closed by then), or an error saying why not, in which case this process
+// keeps serving. Only one upgrade runs at a time.
+func (u *Upgrader) Upgrade(ctx context.Context) error {
+	_, err := u.upgrade(ctx, nil)
+	return err
+}
+
+// Stop ends this generation: Exit is closed, a running upgrade is
+// cancelled, and the upgrader lets go of its sockets. Unless the set was
+// handed over, this is the last owner: Unix socket files and the pid file
+// are removed and systemd is told STOPPING. Call it after draining; it is
+// safe to call more than once.
+func (u *Upgrader) Stop() {
+	var running chan struct{}
+	u.do(func(s *state) {
+		s.stopping = true
+		if s.cancel != nil {
+			s.cancel()
+			running = s.upgradeDone
+		}
+	})
+	if running != nil {
+		<-running // the upgrade must not hand over a set we are closing
+	}
+	u.do(func(s *state) { s.stop(u) })
+}
+
+// closeInherited undoes New after a failure: the previous generation (if
+// any) still owns the set, so nothing is unlinked.
+func (u *Upgrader) closeInherited() {
+	if u.parent != nil {
+		u.parent.Close()
+	}
+	u.set.Close(false)
+}

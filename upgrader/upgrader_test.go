@@ -1,0 +1,353 @@
+//go:build linux
+
+package upgrader
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
+)
+
+// checkLeaks fails the test if it ends with more fds or goroutines than it
+// started with. Register it first: cleanups run last-in first-out.
+func checkLeaks(t *testing.T) {
+	t.Helper()
+	fds, gs := openFDs(t), runtime.NumGoroutine()
+	t.Cleanup(func() {
+		var gotFDs, gotGs int
+		err := poll(5*time.Second, func() bool {
+			gotFDs, gotGs = openFDs(t), runtime.NumGoroutine()
+			return gotFDs <= fds && gotGs <= gs
+		})
+		if err != nil {
+			t.Errorf("leak: fds %d -> %d, goroutines %d -> %d", fds, gotFDs, gs, gotGs)
+		}
+	})
+}
+
+func openFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func poll(within time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return errors.New("condition not met within " + within.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
+// shortDir returns a temporary directory with a path short enough for Unix
+// sockets, removed at cleanup.
+func shortDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "up")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// serving starts an upgrader in this test process, serving X-Pid on a
+// fresh listener named "http", and returns it with its address.
+func serving(t *testing.T, opts Options) (*Upgrader, string) {
+	t.Helper()
+	u, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(u.Stop)
+	ln, err := u.Listen("http", "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: pidHandler()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	if err := u.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { <-u.Exit(); ln.Close() }()
+	return u, ln.Addr().String()
+}
+
+// reapAtCleanup kills pid (a helper generation) at cleanup and waits until
+// it is gone; the upgrader's own Wait reaps it.
+func reapAtCleanup(t *testing.T, pid int) {
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGKILL)
+		if err := poll(5*time.Second, func() bool { return !processAlive(pid) }); err != nil {
+			t.Errorf("helper pid %d outlived SIGKILL", pid)
+		}
+	})
+}
+
+func getPID(addr string) string {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return err.Error()
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Pid")
+}
+
+func TestColdStartReadyStop(t *testing.T) {
+	checkLeaks(t)
+	pidFile := filepath.Join(t.TempDir(), "app.pid")
+	u, _ := serving(t, Options{PIDFile: pidFile})
+	if got, err := ReadPIDFile(pidFile); err != nil || got != os.Getpid() {
+		t.Fatalf("pid file: got %d, %v; want %d", got, err, os.Getpid())
+	}
+	st := u.Status()
+	if st.State != "serving" || st.Mode != ModeCold || st.Generation != 1 || len(st.Listeners) != 1 {
+		t.Fatalf("status: got %+v; want serving cold generation 1 with 1 listener", st)
+	}
+	if err := u.Ready(); !errors.Is(err, ErrAlreadyReady) {
+		t.Errorf("second Ready: got %v; want ErrAlreadyReady", err)
+	}
+	u.Stop()
+	select {
+	case <-u.Exit():
+	default:
+		t.Fatal("Exit not closed after Stop")
+	}
+	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
+		t.Errorf("pid file after final Stop: got %v; want it removed", err)
+	}
+	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Errorf("Upgrade after Stop: got %v; want ErrStopped", err)
+	}
+}
+
+func TestUpgradeBeforeReady(t *testing.T) {
+	checkLeaks(t)
+	u, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Stop()
+	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrNotReady) {
+		t.Fatalf("got %v; want ErrNotReady", err)
+	}
+}
+
+func TestUpgradeToChild(t *testing.T) {
+	checkLeaks(t)
+	pidFile := filepath.Join(t.TempDir(), "app.pid")
+	t.Setenv("UPGRADER_TEST_PIDFILE", pidFile) // for the child
+	u, addr := serving(t, Options{PIDFile: pidFile, Command: helperCommand("serve")})
+	if err := u.Upgrade(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	child := u.Status().LastUpgrade.NewPID
+	reapAtCleanup(t, child)
+	select {
+	case <-u.Exit():
+	default:
+		t.Fatal("Exit not closed after a successful upgrade")
+	}
+	var got int
+	if err := poll(5*time.Second, func() bool { got, _ = ReadPIDFile(pidFile); return got == child }); err != nil {
+		t.Errorf("pid file: got %d; want the child's %d", got, child)
+	}
+	if st := u.Status(); st.State != "draining" {
+		t.Errorf("old state: got %q; want draining", st.State)
+	}
+	var answer string
+	if err := poll(5*time.Second, func() bool { answer = getPID(addr); return answer == strconv.Itoa(child) }); err != nil {
+		t.Fatalf("GET / on the handed-over socket: X-Pid %q; want %d", answer, child)
+	}
+	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrHandedOver) {
+		t.Errorf("Upgrade after handover: got %v; want ErrHandedOver", err)
+	}
+	u.Stop()
+	if got, _ := ReadPIDFile(pidFile); got != child {
+		t.Errorf("Stop after handover touched the pid file: got %d; want %d", got, child)
+	}
+}
+
+func TestFailedUpgradesKeepServing(t *testing.T) {
+	tests := []struct {
+		name    string
+		mode    string
+		timeout time.Duration
+		step    string
+		want    func(error) bool
+	}{
+		{"exits before ready", "exit", 10 * time.Second, "handshake", func(err error) bool {
+			var ee *ExitError
+			return errors.As(err, &ee) && ee.State == "exit status 3"
+		}},
+		{"never ready", "hang", time.Second, "ready", func(err error) bool {
+			return errors.Is(err, context.DeadlineExceeded)
+		}},
+		{"speaks garbage", "badproto", 10 * time.Second, "handshake", func(err error) bool {
+			return errors.Is(err, wire.ErrMalformed)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkLeaks(t)
+			u, addr := serving(t, Options{Command: helperCommand(tc.mode), UpgradeTimeout: tc.timeout})
+			err := u.Upgrade(context.Background())
+			var ue *UpgradeError
+			if !errors.As(err, &ue) || ue.Step != tc.step || ue.PID == 0 || !tc.want(err) {
+				t.Fatalf("got %v (%#v); want an UpgradeError at step %s with the new pid and the cause", err, ue, tc.step)
+			}
+			if processAlive(ue.PID) {
+				t.Errorf("failed child %d still runs", ue.PID)
+			}
+			if st := u.Status(); st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.Error == "" {
+				t.Errorf("status after failure: got %+v; want serving with the error recorded", st)
+			}
+			if got := getPID(addr); got != strconv.Itoa(os.Getpid()) {
+				t.Errorf("GET / after failure: X-Pid %q; want this process %d", got, os.Getpid())
+			}
+		})
+	}
+}
+
+func TestOneUpgradeAtATime(t *testing.T) {
+	checkLeaks(t)
+	u, _ := serving(t, Options{Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
+	first := make(chan error, 1)
+	go func() { first <- u.Upgrade(context.Background()) }()
+	if err := poll(5*time.Second, func() bool { return u.Status().State == "upgrading" }); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrUpgradeInProgress) {
+		t.Errorf("second upgrade: got %v; want ErrUpgradeInProgress", err)
+	}
+	u.Stop() // cancels the hanging upgrade and kills its child
+	err := <-first
+	var ue *UpgradeError
+	if !errors.As(err, &ue) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("first upgrade after Stop: got %v; want it cancelled", err)
+	}
+	if processAlive(ue.PID) {
+		t.Errorf("cancelled child %d still runs", ue.PID)
+	}
+}
+
+func TestUpgradeCancelledByContext(t *testing.T) {
+	checkLeaks(t)
+	u, _ := serving(t, Options{Command: helperCommand("hang")})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := u.Upgrade(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v; want the context's deadline", err)
+	}
+	if st := u.Status(); st.State != "serving" {
+		t.Fatalf("state: got %q; want serving", st.State)
+	}
+}
+
+func TestTakeover(t *testing.T) {
+	checkLeaks(t)
+	control := filepath.Join(shortDir(t), "ctl.sock")
+	old, addr := serving(t, Options{ControlPath: control})
+	nu, err := New(Options{ControlPath: control})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nu.Stop)
+	if nu.Mode() != ModeTakeover || nu.Generation() != 2 {
+		t.Fatalf("new upgrader: mode %s generation %d; want takeover, 2", nu.Mode(), nu.Generation())
+	}
+	ln, err := nu.Listen("http", "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ln.Addr().String() != addr {
+		t.Fatalf("taken-over listener on %s; want the same socket on %s", ln.Addr(), addr)
+	}
+	if err := nu.Ready(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-old.Exit():
+	case <-time.After(5 * time.Second):
+		t.Fatal("old generation's Exit not closed after the takeover")
+	}
+	old.Stop()
+	if _, err := os.Stat(control); err != nil {
+		t.Fatalf("control socket after the old generation stopped: %v; want it kept for the new one", err)
+	}
+	nu.Stop()
+	if _, err := os.Stat(control); !os.IsNotExist(err) {
+		t.Errorf("control socket after the last generation stopped: %v; want it removed", err)
+	}
+}
+
+func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
+	checkLeaks(t)
+	control := filepath.Join(shortDir(t), "ctl.sock")
+	old, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
+	go old.Upgrade(context.Background())
+	if err := poll(5*time.Second, func() bool { return old.Status().State == "upgrading" }); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(Options{ControlPath: control})
+	var ae *wire.AbortError
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "already in progress") {
+		t.Fatalf("takeover during an upgrade: got %v; want it refused because an upgrade is in progress", err)
+	}
+}
+
+func TestStaleControlSocketReplaced(t *testing.T) {
+	checkLeaks(t)
+	control := filepath.Join(shortDir(t), "ctl.sock")
+	stale, err := net.Listen("unix", control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close() // the file stays; nobody answers: a crashed process's leftover
+	u, _ := serving(t, Options{ControlPath: control})
+	if u.Mode() != ModeCold {
+		t.Fatalf("mode: got %s; want cold", u.Mode())
+	}
+	st := status(t, control)
+	if st.PID != os.Getpid() {
+		t.Fatalf("status over the replaced socket: pid %d; want %d", st.PID, os.Getpid())
+	}
+}
+
+// status asks the control socket at path for a status report.
+func status(t *testing.T, path string) Status {
+	t.Helper()
+	raw, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wire.NewConn(raw.(*net.UnixConn))
+	defer c.Close()
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: OpStatus}); err != nil {
+		t.Fatal(err)
+	}
+	var st Status
+	if err := c.Expect(wire.TypeStatus, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
