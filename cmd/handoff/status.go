@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/upgrader"
+)
+
+func runStatus(args []string, stdout io.Writer) error {
+	fs, control := newFlags("status", stdout)
+	asJSON := fs.Bool("json", false, "print the status as JSON, for programs")
+	if err := parse(fs, control, args); err != nil {
+		return err
+	}
+	st, err := fetchStatus(*control)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	printStatus(stdout, st)
+	return nil
+}
+
+func fetchStatus(path string) (upgrader.Status, error) {
+	var st upgrader.Status
+	c, err := dial(path, upgrader.OpStatus)
+	if err != nil {
+		return st, err
+	}
+	defer c.Close()
+	if err := c.Expect(wire.TypeStatus, &st); err != nil {
+		return st, fmt.Errorf("status from %s: %w", path, refusal(err))
+	}
+	return st, nil
+}
+
+func printStatus(w io.Writer, st upgrader.Status) {
+	fmt.Fprintf(w, "pid %d: %s (generation %d, %s start)\n", st.PID, st.State, st.Generation, st.Mode)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "listeners:")
+	for _, l := range st.Listeners {
+		from := "own"
+		if l.Inherited {
+			from = "inherited"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", l.Name, l.Network, l.Addr, from)
+	}
+	tw.Flush()
+	if len(st.Draining) == 0 {
+		fmt.Fprintf(w, "draining: none (at most %d)\n", st.MaxDraining)
+	}
+	for _, p := range st.Draining {
+		fmt.Fprintf(w, "draining: pid %d (generation %d)\n", p.PID, p.Generation)
+	}
+	if u := st.LastUpgrade; u != nil {
+		outcome := fmt.Sprintf("to pid %d", u.NewPID)
+		if u.Error != "" {
+			outcome = "failed: " + u.Error
+		}
+		fmt.Fprintf(w, "last upgrade: %s %s\n", u.At.Format("2006-01-02 15:04:05"), outcome)
+	}
+}
