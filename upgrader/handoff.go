@@ -156,6 +156,7 @@ func (u *Upgrader) finishReady() error {
 func (u *Upgrader) watchParent() {
 	u.parent.SetTimeout(0)
 	_, err := u.parent.Recv()
+	u.parent.Close() // Close is safe beside Stop's own Close of it
 	pid := u.parentHello.PID
 	u.log.Info("previous generation gone", "old_pid", pid, "how", errString(err))
 	u.do(func(s *state) { s.dropDraining(pid) })

@@ -115,7 +115,7 @@ func New(opts Options) (*Upgrader, error) {
 		}
 	}
 	go u.loop()
-	u.log.Info("upgrader started", "mode", u.mode, "inherited", len(u.set.List()))
+	u.log.Info("upgrader started", "mode", u.mode, "inherited", u.inheritedCount())
 	return u, nil
 }
 
@@ -245,4 +245,14 @@ func (u *Upgrader) closeInherited() {
 		u.parent.Close()
 	}
 	u.set.Close(false)
+}
+
+func (u *Upgrader) inheritedCount() int {
+	n := 0
+	for _, l := range u.set.List() {
+		if l.Inherited {
+			n++
+		}
+	}
+	return n
 }

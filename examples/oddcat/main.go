@@ -9,7 +9,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -75,8 +74,12 @@ func parent(path string) error {
 	}
 	defer conn.Close()
 	files, recvErr := fdpass.Receive(conn)
-	if waitErr := cmd.Wait(); waitErr != nil || recvErr != nil {
-		return errors.Join(fmt.Errorf("child pid %d failed: %v", cmd.Process.Pid, cmd.ProcessState), recvErr)
+	if err := cmd.Wait(); err != nil {
+		closeAll(files)
+		return fmt.Errorf("child pid %d failed (%v); its own message is above", cmd.Process.Pid, err)
+	}
+	if recvErr != nil {
+		return recvErr
 	}
 	for _, f := range files {
 		fmt.Fprintf(os.Stderr, "oddcat: got descriptor %d for %s from child pid %d\n", f.Fd(), f.Name(), cmd.Process.Pid)
@@ -102,6 +105,12 @@ func startChild(path string, sock *os.File) (*exec.Cmd, error) {
 		return nil, fmt.Errorf("start child: %w", err)
 	}
 	return cmd, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // unixConn wraps a dup of f as a Unix connection; f stays the caller's.
