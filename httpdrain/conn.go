@@ -1,0 +1,294 @@
+package httpdrain
+
+import (
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// errIdleClosed is what the http.Server's read sees when the drain closes an
+// idle connection; it only makes the server forget the connection.
+var errIdleClosed = errors.New("httpdrain: idle connection closed by drain")
+
+// aLongTimeAgo makes a blocked Read return at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// listener counts connections where they are born: the http.Server learns
+// about an accepted connection only once its Serve loop moves on, too late
+// for a drain that has just closed the listener.
+type listener struct {
+	net.Listener
+	s        *Server
+	once     sync.Once
+	closeErr error
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c := &conn{Conn: nc, s: l.s, state: http.StateNew, idleSince: time.Now()}
+	l.s.mu.Lock()
+	l.s.conns[c] = struct{}{}
+	l.s.mu.Unlock()
+	return c, nil
+}
+
+// Close closes this process's descriptor once; both the drain and the
+// http.Server close it.
+func (l *listener) Close() error {
+	l.once.Do(func() { l.closeErr = l.Listener.Close() })
+	return l.closeErr
+}
+
+// conn is an accepted connection as the http.Server sees it. Besides
+// counting, it is how an idle connection gets closed without racing the
+// server's reader: the drain never closes it directly, it sets a read
+// deadline in the past (a "kick"), and the reader goroutine itself decides,
+// in Read, whether the connection is really idle and closes it then.
+type conn struct {
+	net.Conn
+	s             *Server
+	closeOnce     sync.Once
+	closeErr      error
+	readSinceIdle atomic.Bool   // bytes arrived since the state went idle
+	protoKnown    atomic.Bool   // h2 is settled; touched by ConnState only
+	h2            atomic.Bool   // HTTP/2: drained by GOAWAY, never kicked; set under Server.mu
+	kicks         atomic.Uint32 // lets a Read tell a kick undone meanwhile from its own timeout
+
+	mu           sync.Mutex
+	state        http.ConnState
+	idleSince    time.Time
+	kicked       bool      // read deadline forced into the past by the drain
+	readDeadline time.Time // the deadline the server asked for
+}
+
+// Close closes the connection and stops counting it, once.
+func (c *conn) Close() error {
+	c.closeOnce.Do(func() {
+		c.closeErr = c.Conn.Close()
+		c.s.forget(c)
+	})
+	return c.closeErr
+}
+
+// NetConn returns the connection the listener accepted.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
+// CloseWrite keeps http.Server's half-close (sent before it closes a
+// connection whose request it did not fully read) working through the
+// wrapper.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
+
+// ReadFrom keeps sendfile and splice available to http.Server responses.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	for {
+		kicks := c.kicks.Load()
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			c.readSinceIdle.Store(true)
+		}
+		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		n, retry, err := c.afterTimeout(p, err, kicks)
+		if !retry {
+			return n, err
+		}
+	}
+}
+
+// afterTimeout sorts a read timeout into the server's own deadline
+// (returned as is), a stale kick (retry), or a kick of a connection the
+// server is waiting on: hand over bytes already queued in the socket, else
+// close it. Closing here, on the reader goroutine, means no request bytes
+// can have been taken off the socket without the drain knowing.
+func (c *conn) afterTimeout(p []byte, err error, kicks uint32) (n int, retry bool, _ error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.kicked {
+		own := !c.readDeadline.IsZero() && !time.Now().Before(c.readDeadline)
+		return 0, !own && c.kicks.Load() != kicks, err
+	}
+	c.kicked = false
+	c.Conn.SetReadDeadline(c.readDeadline)
+	if !c.idleLocked() {
+		return 0, true, nil
+	}
+	n, werr := readWaiting(c.Conn, p)
+	switch {
+	case n > 0:
+		c.readSinceIdle.Store(true)
+		return n, false, nil
+	case werr == io.EOF:
+		return 0, false, io.EOF
+	}
+	c.Close()
+	return 0, false, errIdleClosed
+}
+
+// idleLocked reports whether the server is between requests on c and has
+// not yet started reading the next one.
+func (c *conn) idleLocked() bool {
+	return (c.state == http.StateNew || c.state == http.StateIdle) &&
+		!c.readSinceIdle.Load() && !c.h2.Load()
+}
+
+func (c *conn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// SetReadDeadline remembers t and applies it unless a kick is pending,
+// which must win over the deadline the server sets when it goes idle.
+func (c *conn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDeadline = t
+	if c.kicked {
+		return nil
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// kickIfIdle kicks c if it has been idle for grace, counted from since at
+// the earliest. Otherwise it returns when c will be due, or the zero time
+// if c is not idle (a state change will tell the drain when it is).
+func (c *conn) kickIfIdle(now, since time.Time, grace time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kicked || !c.idleLocked() {
+		return time.Time{}
+	}
+	if c.idleSince.After(since) {
+		since = c.idleSince
+	}
+	if due := since.Add(grace); now.Before(due) {
+		return due
+	}
+	c.kicked = true
+	c.kicks.Add(1)
+	c.Conn.SetReadDeadline(aLongTimeAgo)
+	return time.Time{}
+}
+
+func (c *conn) isKicked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kicked
+}
+
+func (c *conn) hijacked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == http.StateHijacked
+}
+
+func (c *conn) setState(st http.ConnState) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state = st
+	switch st {
+	case http.StateIdle:
+		c.idleSince = time.Now()
+		c.readSinceIdle.Store(false)
+	case http.StateActive, http.StateHijacked:
+		if c.kicked {
+			c.kicked = false
+			c.Conn.SetReadDeadline(c.readDeadline)
+		}
+	}
+}
+
+// connState is the http.Server's ConnState hook.
+func (s *Server) connState(nc net.Conn, st http.ConnState) {
+	if c := asConn(nc); c != nil {
+		// A hijacked conn stays counted until it is closed or passed to
+		// Track: the http.Server forgets it, the drain must not.
+		c.setState(st)
+		if st == http.StateActive || st == http.StateIdle {
+			s.noteProtocol(c, nc)
+		}
+		if st == http.StateIdle && s.draining.Load() {
+			signal(s.wentIdle)
+		}
+	}
+	if s.userState != nil {
+		s.userState(nc, st)
+	}
+}
+
+// asConn finds our wrapper under what the http.Server reports, which is a
+// *tls.Conn around it for ServeTLS.
+func asConn(nc net.Conn) *conn {
+	for {
+		switch v := nc.(type) {
+		case *conn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			nc = v.NetConn()
+		default:
+			return nil
+		}
+	}
+}
+
+// noteProtocol finds out, once per connection, whether the http.Server
+// handed c to its HTTP/2 server: on HTTP/2 "idle" says nothing about what
+// the reader is doing, so those connections are drained with GOAWAY.
+func (s *Server) noteProtocol(c *conn, nc net.Conn) {
+	if c.protoKnown.Swap(true) {
+		return
+	}
+	tc, ok := nc.(*tls.Conn)
+	if !ok || tc.ConnectionState().NegotiatedProtocol != "h2" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; ok && !c.h2.Swap(true) {
+		s.h2Conns++
+	}
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	s.dropLocked(c)
+	s.mu.Unlock()
+	signal(s.changed)
+}
+
+// dropLocked stops counting c.
+func (s *Server) dropLocked(c *conn) {
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if c.h2.Load() {
+		s.h2Conns--
+	}
+}
+
+// errNoDescriptor means the receive buffer could not be inspected.
+var errNoDescriptor = errors.New("httpdrain: no descriptor to read from")
