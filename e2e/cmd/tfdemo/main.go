@@ -1,0 +1,107 @@
+//go:build unix
+
+// Command tfdemo is the peer the benchmarks compare handoff against: the
+// demo's HTTP contract served by cloudflare/tableflip, written the way
+// tableflip's own example is (Serve on the inherited listener, Shutdown
+// once the next generation is ready).
+//
+//	tfdemo -listen 127.0.0.1:8081 -pid-file tf.pid [-extra-listeners N]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:8081", "TCP address to serve HTTP on")
+	pidFile := flag.String("pid-file", "", "write the serving process's pid here")
+	extra := flag.Int("extra-listeners", 0, "also hold this many idle listeners on 127.0.0.1:0")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", os.Getpid())
+	if err := run(*listen, *pidFile, *extra, log); err != nil {
+		log.Error("tfdemo failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(listen, pidFile string, extra int, log *slog.Logger) error {
+	upg, err := tableflip.New(tableflip.Options{PIDFile: pidFile, UpgradeTimeout: 10 * time.Second})
+	if err != nil {
+		return err
+	}
+	defer upg.Stop()
+	go upgradeOnHUP(upg, log)
+
+	ln, err := upg.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	for i := range extra {
+		// tableflip keys listeners by network and address, so each idle
+		// listener needs an address of its own to be inherited.
+		if _, err := upg.Listen("tcp", "127.0.0.1:"+strconv.Itoa(extraPort(i))); err != nil {
+			return fmt.Errorf("extra listener %d: %w", i, err)
+		}
+	}
+	server := &http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second}
+	go server.Serve(ln)
+	if err := upg.Ready(); err != nil {
+		return err
+	}
+	log.Info("serving", "addr", ln.Addr().String())
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case <-upg.Exit():
+	case <-term:
+		upg.Stop()
+	}
+	time.AfterFunc(30*time.Second, func() {
+		log.Error("graceful shutdown timed out")
+		os.Exit(1)
+	})
+	server.Shutdown(context.Background())
+	log.Info("exiting")
+	return nil
+}
+
+// extraPort spreads idle listeners over a port range the kernel does not
+// hand out for ephemeral ports by default (32768-60999).
+func extraPort(i int) int { return 20000 + i }
+
+func upgradeOnHUP(upg *tableflip.Upgrader, log *slog.Logger) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGHUP)
+	for range sig {
+		if err := upg.Upgrade(); err != nil {
+			log.Warn("upgrade failed", "err", err)
+		}
+	}
+}
+
+func handler() http.Handler {
+	pid := strconv.Itoa(os.Getpid())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pid", pid)
+		fmt.Fprintf(w, "hello from pid %s\n", pid)
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		w.Header().Set("X-Pid", pid)
+		fmt.Fprintf(w, "slept %d ms in pid %s\n", ms, pid)
+	})
+	return mux
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+// tfdemo needs tableflip, which upgrades only on Unix.
+
+package main
+
+func main() {}

@@ -1,0 +1,420 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/load"
+)
+
+// bins holds the binaries TestMain builds once per test binary.
+var bins struct {
+	dir     string
+	demo    string
+	handoff string
+	broken  string // exits 3 at once: a bad deploy
+	stall   string // never becomes ready: a hanging deploy
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "handoff-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	if err := buildAll(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build:", err)
+		return 1
+	}
+	if err := startReaper(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func buildAll(dir string) error {
+	bins.dir = dir
+	bins.demo = filepath.Join(dir, "demo")
+	bins.handoff = filepath.Join(dir, "handoff")
+	bins.broken = filepath.Join(dir, "broken")
+	bins.stall = filepath.Join(dir, "stall")
+	builds := [][2]string{
+		{bins.demo, "github.com/handoff-go/handoff/examples/demo"},
+		{bins.broken, "github.com/handoff-go/handoff/e2e/internal/broken"},
+		{bins.stall, "github.com/handoff-go/handoff/e2e/internal/stall"},
+	}
+	if _, err := os.Stat("../cmd/handoff"); err == nil {
+		builds = append(builds, [2]string{bins.handoff, "github.com/handoff-go/handoff/cmd/handoff"})
+	}
+	for _, b := range builds {
+		out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
+		}
+	}
+	return nil
+}
+
+// demoProc is one demo deployment: a directory holding its executable,
+// pid file, control socket and log, and the process group of its first
+// generation (every later generation inherits it).
+type demoProc struct {
+	t       *testing.T
+	dir     string
+	exe     string // the deployed binary; tests may replace it
+	pidFile string
+	control string
+	addr    string
+	logPath string
+	first   int      // pid of generation 1, also the process group id
+	env     []string // added to the environment of the first generation
+}
+
+// startDemo deploys a copy of the demo binary into a fresh directory and
+// starts it, waiting until it serves. Every process of the deployment is
+// killed and reaped in t.Cleanup.
+func startDemo(t *testing.T, extraArgs ...string) *demoProc {
+	t.Helper()
+	d := newDeployment(t)
+	d.start(t, extraArgs...)
+	return d
+}
+
+func newDeployment(t *testing.T) *demoProc {
+	t.Helper()
+	dir := shortTempDir(t)
+	d := &demoProc{t: t, dir: dir, exe: filepath.Join(dir, "demo"),
+		pidFile: filepath.Join(dir, "demo.pid"), control: filepath.Join(dir, "demo.sock"),
+		logPath: filepath.Join(dir, "demo.log")}
+	deploy(t, bins.demo, d.exe)
+	d.addr = freeAddr(t)
+	return d
+}
+
+func (d *demoProc) args(extra ...string) []string {
+	return append([]string{"-listen", d.addr, "-pid-file", d.pidFile, "-control", d.control,
+		"-upgrade-timeout", "10s", "-drain-timeout", "10s"}, extra...)
+}
+
+func (d *demoProc) start(t *testing.T, extraArgs ...string) {
+	t.Helper()
+	p := startProc(t, d.exe, d.args(extraArgs...), d.logPath, procOpts{newGroup: true, env: d.env})
+	d.first = p
+	d.waitPID(t, func(pid int) bool { return pid == p })
+	d.waitServes(t, p)
+}
+
+// deploy copies src to dst atomically, as a deploy tool would: the running
+// binary's inode is untouched.
+func deploy(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// procOpts are the optional parts of starting a process.
+type procOpts struct {
+	env      []string // added to the test's environment
+	newGroup bool     // lead a new process group, killed whole in t.Cleanup
+	cred     *syscall.Credential
+	files    []*os.File // inherited as fd 3, 4, ...
+	viaShell bool       // run as `sh -c 'LISTEN_PID=$$ exec "$0" "$@"'`, for socket activation
+}
+
+// startProc starts exe with its output appended to logPath and returns its
+// pid; the reaper collects it.
+func startProc(t *testing.T, exe string, args []string, logPath string, o procOpts) int {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(exe, args...)
+	if o.viaShell {
+		cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe}, args...)...)
+	}
+	cmd.Env = append(os.Environ(), o.env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = o.files
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: o.newGroup, Credential: o.cred}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	cmd.Process.Release() // the reaper waits for it
+	if o.newGroup {
+		t.Cleanup(func() { killGroup(t, pid, logPath) })
+	}
+	return pid
+}
+
+// killGroup kills every process in group pgid and waits until the reaper
+// has collected them, so no test leaves a process behind.
+func killGroup(t *testing.T, pgid int, logPath string) {
+	syscall.Kill(-pgid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(groupMembers(pgid)) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if left := groupMembers(pgid); len(left) > 0 {
+		t.Errorf("processes %v of group %d outlived SIGKILL", left, pgid)
+	}
+	if t.Failed() {
+		if b, err := os.ReadFile(logPath); err == nil {
+			t.Logf("log of group %d:\n%s", pgid, tail(b, 60))
+		}
+	}
+}
+
+// groupMembers lists live (not zombie) processes whose process group is
+// pgid, read from /proc.
+func groupMembers(pgid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		st, ok := procStat(pid)
+		if ok && st.pgrp == pgid && st.state != 'Z' {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+type stat struct {
+	state byte
+	ppid  int
+	pgrp  int
+}
+
+func procStat(pid int) (stat, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return stat{}, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return stat{}, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 {
+		return stat{}, false
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	pgrp, _ := strconv.Atoi(f[2])
+	return stat{state: f[0][0], ppid: ppid, pgrp: pgrp}, true
+}
+
+// alive reports whether pid runs (a zombie does not).
+func alive(pid int) bool {
+	st, ok := procStat(pid)
+	return ok && st.state != 'Z'
+}
+
+func readPID(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid, err == nil && pid > 0
+}
+
+// waitPID polls the pid file until ok accepts its pid.
+func (d *demoProc) waitPID(t *testing.T, ok func(int) bool) int {
+	t.Helper()
+	var last int
+	err := poll(15*time.Second, func() bool {
+		pid, found := readPID(d.pidFile)
+		last = pid
+		return found && ok(pid)
+	})
+	if err != nil {
+		t.Fatalf("pid file %s: last pid %d: %v", d.pidFile, last, err)
+	}
+	return last
+}
+
+func (d *demoProc) pid(t *testing.T) int {
+	t.Helper()
+	pid, ok := readPID(d.pidFile)
+	if !ok {
+		t.Fatalf("no pid in %s", d.pidFile)
+	}
+	return pid
+}
+
+// waitServes polls GET / until pid answers it.
+func (d *demoProc) waitServes(t *testing.T, pid int) {
+	t.Helper()
+	var got string
+	err := poll(10*time.Second, func() bool {
+		got = getPID(d.addr)
+		return got == strconv.Itoa(pid)
+	})
+	if err != nil {
+		t.Fatalf("GET / X-Pid: got %q; want %d (%v)", got, pid, err)
+	}
+}
+
+// getPID does one GET / on a fresh connection and returns X-Pid.
+func getPID(addr string) string {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Pid")
+}
+
+// waitGone polls until pid no longer runs and the reaper has its status.
+func waitGone(t *testing.T, pid int, within time.Duration) exitRecord {
+	t.Helper()
+	var rec exitRecord
+	err := poll(within, func() bool {
+		var ok bool
+		rec, ok = reaped(pid)
+		return ok
+	})
+	if err != nil {
+		t.Fatalf("pid %d still running (alive=%v) after %v", pid, alive(pid), within)
+	}
+	return rec
+}
+
+func (d *demoProc) log() string {
+	b, _ := os.ReadFile(d.logPath)
+	return string(b)
+}
+
+// fdCount counts pid's open fds.
+func fdCount(pid int) int {
+	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
+}
+
+// poll calls cond until it returns true or within has passed.
+func poll(within time.Duration, cond func() bool) error {
+	deadline := time.Now().Add(within)
+	for {
+		if cond() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("condition not met within %v", within)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func tail(b []byte, lines int) string {
+	s := bufio.NewScanner(bytes.NewReader(b))
+	var all []string
+	for s.Scan() {
+		all = append(all, s.Text())
+	}
+	if len(all) > lines {
+		all = all[len(all)-lines:]
+	}
+	return strings.Join(all, "\n")
+}
+
+func containsLine(log, substr string) bool { return strings.Contains(log, substr) }
+
+func procLines(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return strings.Split(string(b), "\n")
+}
+
+// socketInodes returns the inodes of the sockets pid holds open.
+func socketInodes(pid int) map[string]bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, _ := os.ReadDir(dir)
+	inodes := map[string]bool{}
+	for _, e := range ents {
+		link, err := os.Readlink(dir + "/" + e.Name())
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	return inodes
+}
+
+// shortTempDir is t.TempDir with a path short enough for Unix sockets.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "hd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+// makeStaleSocket leaves a Unix socket file at path that nobody listens on,
+// as a crashed server would.
+func makeStaleSocket(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+}
+
+func loadStart(addr string, clients int) *load.Run {
+	return load.Start(load.Config{Addr: addr, Clients: clients, Mode: load.Mixed, MaxDuration: time.Minute})
+}

@@ -1,0 +1,164 @@
+// Command demo is the handoff demo server: an HTTP server that upgrades
+// itself to a fresh copy of its own binary on SIGHUP without dropping a
+// request, and drains and exits 0 on SIGTERM or SIGINT.
+//
+//	go run ./examples/demo -listen 127.0.0.1:8080 -pid-file demo.pid -control demo.sock
+//
+// GET / answers 200 with the serving process's pid in X-Pid; GET
+// /slow?ms=N answers after N milliseconds, to hold a request in flight
+// across an upgrade. Starting a second copy with the same -control path
+// takes over from the first with no downtime. One log line per lifecycle
+// event goes to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/handoff-go/handoff/httpdrain"
+	"github.com/handoff-go/handoff/upgrader"
+)
+
+type config struct {
+	listen         string
+	pidFile        string
+	control        string
+	upgradeTimeout time.Duration
+	drainTimeout   time.Duration
+	idleGrace      time.Duration
+	extra          int
+	maxDraining    int
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "TCP address to serve HTTP on")
+	flag.StringVar(&cfg.pidFile, "pid-file", "", "write the serving process's pid here")
+	flag.StringVar(&cfg.control, "control", "", "control socket path (for `handoff status|upgrade` and takeovers)")
+	flag.DurationVar(&cfg.upgradeTimeout, "upgrade-timeout", 30*time.Second, "how long the next generation has to become ready")
+	flag.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "how long to finish requests in flight before cutting them")
+	flag.DurationVar(&cfg.idleGrace, "idle-grace", time.Second, "while draining, close keep-alive connections idle this long")
+	flag.IntVar(&cfg.extra, "extra-listeners", 0, "also hold this many idle listeners on 127.0.0.1:0 (for benchmarks)")
+	flag.IntVar(&cfg.maxDraining, "max-draining", upgrader.DefaultMaxDraining, "refuse an upgrade while this many older generations still drain")
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(cfg, log); err != nil {
+		log.Error("demo failed", "pid", os.Getpid(), "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfg config, log *slog.Logger) error {
+	u, err := upgrader.New(upgrader.Options{
+		PIDFile:        cfg.pidFile,
+		ControlPath:    cfg.control,
+		UpgradeTimeout: cfg.upgradeTimeout,
+		MaxDraining:    cfg.maxDraining,
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	defer u.Stop()
+	log = log.With("pid", os.Getpid(), "generation", u.Generation())
+
+	ln, err := u.Listen("http", "tcp", cfg.listen)
+	if err != nil {
+		return err
+	}
+	extras, err := listenExtra(u, cfg.extra)
+	if err != nil {
+		return err
+	}
+	defer closeAll(extras)
+
+	srv := httpdrain.New(&http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second},
+		httpdrain.Options{IdleGrace: cfg.idleGrace, Deadline: cfg.drainTimeout, Logger: log})
+	go srv.Serve(ln)
+
+	// Catch every signal before Ready writes the pid file: a signal sent
+	// the moment it appears must not meet its default action.
+	stopSignals := u.UpgradeOnSignal(syscall.SIGHUP)
+	defer stopSignals()
+	term, stopTerm := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stopTerm()
+
+	if err := u.Ready(); err != nil {
+		log.Error("not ready; draining what was accepted", "err", err)
+	} else {
+		log.Info("serving", "addr", ln.Addr().String(), "mode", u.Mode())
+	}
+	select {
+	case <-u.Exit():
+		log.Info("handed over; draining")
+	case <-term.Done():
+		log.Info("stop requested; draining")
+		u.Stop()
+	}
+	return drain(srv, cfg.drainTimeout, log)
+}
+
+func drain(srv *httpdrain.Server, timeout time.Duration, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Drain(ctx); err != nil {
+		log.Warn("drain cut connections", "err", err)
+		return nil // the stop itself went as asked
+	}
+	log.Info("drained; exiting", "took", time.Since(start).Round(time.Millisecond).String())
+	return nil
+}
+
+func handler() http.Handler {
+	pid := strconv.Itoa(os.Getpid())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Pid", pid)
+		fmt.Fprintf(w, "hello from pid %s\n", pid)
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 || ms > 600_000 {
+			http.Error(w, "ms must be a whole number of milliseconds up to 600000", http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("X-Pid", pid)
+		fmt.Fprintf(w, "slept %d ms in pid %s\n", ms, pid)
+	})
+	return mux
+}
+
+func listenExtra(u *upgrader.Upgrader, n int) ([]net.Listener, error) {
+	lns := make([]net.Listener, 0, n)
+	for i := range n {
+		ln, err := u.Listen("extra-"+strconv.Itoa(i), "tcp", "127.0.0.1:0")
+		if err != nil {
+			closeAll(lns)
+			return nil, errors.Join(fmt.Errorf("extra listener %d", i), err)
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+func closeAll(lns []net.Listener) {
+	for _, ln := range lns {
+		ln.Close()
+	}
+}
