@@ -177,6 +177,7 @@ func (cs *controlServer) takeover(c *wire.Conn, raw *net.UnixConn) bool {
 		err = e
 	}
 	if err != nil {
+		u.log.Warn("takeover refused", "err", err)
 		refuse(c, "takeover refused: "+err.Error())
 		return false
 	}

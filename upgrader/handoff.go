@@ -39,6 +39,7 @@ func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
 		return 0, e
 	}
 	if err != nil {
+		u.log.Warn("upgrade refused", "err", err)
 		return 0, err
 	}
 	notifyReloading()
