@@ -194,6 +194,9 @@ func killGroup(t *testing.T, pgid int, logPath string) {
 	if t.Failed() {
 		if b, err := os.ReadFile(logPath); err == nil {
 			t.Logf("log of group %d:\n%s", pgid, tail(b, 60))
+			if keep := os.Getenv("E2E_KEEP_LOGS"); keep != "" {
+				os.WriteFile(filepath.Join(keep, fmt.Sprintf("group-%d.log", pgid)), b, 0o644)
+			}
 		}
 	}
 }

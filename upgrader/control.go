@@ -155,13 +155,11 @@ func (cs *controlServer) authorize(c *wire.Conn) error {
 // the old generation is gone.
 func (cs *controlServer) upgrade(c *wire.Conn) bool {
 	c.SetTimeout(0) // the upgrade timeout bounds this conversation
-	report := func(p wire.Progress) { c.Send(wire.TypeProgress, p) }
-	pid, err := cs.u.upgrade(context.Background(), report)
-	res := wire.Result{OK: err == nil, PID: pid}
-	if err != nil {
-		res.Error = err.Error()
+	report := reporter{
+		progress: func(p wire.Progress) { c.Send(wire.TypeProgress, p) },
+		result:   func(r wire.Result) { c.Send(wire.TypeResult, r) },
 	}
-	c.Send(wire.TypeResult, res)
+	_, err := cs.u.upgrade(context.Background(), report)
 	return err == nil
 }
 
@@ -191,7 +189,10 @@ func (cs *controlServer) takeover(c *wire.Conn, raw *net.UnixConn) bool {
 	}
 	// The new process holds the other end: it learns we are gone when
 	// this connection closes, which release does at Stop.
-	u.do(func(s *state) { s.endUpgrade(u, pid, nil, nil) })
+	u.do(func(s *state) {
+		s.endUpgrade(u, pid, nil, nil)
+		s.closeExit(u)
+	})
 	return true
 }
 
@@ -200,7 +201,7 @@ func (u *Upgrader) handOverTakeover(ctx context.Context, c *wire.Conn, raw net.C
 		c.SetDeadline(d.Add(backstop))
 	}
 	wd := startWatchdog(ctx, raw, nil)
-	pid, uerr := u.handOver(c, draining, nil)
+	pid, uerr := u.handOver(c, draining, reporter{})
 	cause := wd.finish(ctx)
 	if uerr == nil {
 		return pid, nil

@@ -20,13 +20,28 @@ const (
 	EventDraining   = "draining"    // this process stopped accepting
 )
 
-// reporter receives upgrade progress; nil means nobody is listening.
-type reporter func(wire.Progress)
+// reporter tells whoever asked for an upgrade (a control client) how it
+// goes. The zero reporter tells nobody.
+type reporter struct {
+	progress func(wire.Progress)
+	result   func(wire.Result)
+}
 
 func (r reporter) send(event string, pid int, detail string) {
-	if r != nil {
-		r(wire.Progress{Event: event, PID: pid, Detail: detail})
+	if r.progress != nil {
+		r.progress(wire.Progress{Event: event, PID: pid, Detail: detail})
 	}
+}
+
+func (r reporter) done(pid int, err error) {
+	if r.result == nil {
+		return
+	}
+	res := wire.Result{OK: err == nil, PID: pid}
+	if err != nil {
+		res.Error = err.Error()
+	}
+	r.result(res)
 }
 
 // upgrade runs one child-mode upgrade and returns the new pid.
@@ -48,6 +63,12 @@ func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
 	u.do(func(s *state) { s.endUpgrade(u, pid, next, err) })
 	if err == nil {
 		report.send(EventDraining, u.pid, "")
+	}
+	// The client hears the outcome before Exit is closed: once it is, the
+	// application may drain in microseconds and Stop, hanging up on it.
+	report.done(pid, err)
+	if err == nil {
+		u.do(func(s *state) { s.closeExit(u) })
 	}
 	return pid, err
 }

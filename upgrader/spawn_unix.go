@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,9 +16,9 @@ import (
 // startChild makes a socketpair, starts the next generation with one end
 // as an inherited fd named in HANDOFF_FD, and returns our end.
 func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
-		return nil, nil, fmt.Errorf("socketpair: %w", err)
+		return nil, nil, err
 	}
 	ours := os.NewFile(uintptr(fds[0]), "handoff-parent")
 	theirs := os.NewFile(uintptr(fds[1]), "handoff-child")
@@ -86,4 +87,19 @@ func closeFDs(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
 	}
+}
+
+// socketpair makes a close-on-exec AF_UNIX stream pair. SOCK_CLOEXEC is not
+// portable (macOS lacks it), so the flag is set under ForkLock instead: no
+// fork can slip between the two calls and leak the fds into a child.
+func socketpair() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return fds, fmt.Errorf("socketpair: %w", err)
+	}
+	unix.CloseOnExec(fds[0])
+	unix.CloseOnExec(fds[1])
+	return fds, nil
 }

@@ -119,7 +119,8 @@ func (s *state) beginUpgrade(cancel context.CancelFunc) ([]Peer, error) {
 
 // endUpgrade records the outcome of an upgrade. On success next is the
 // connection to the new generation, held open until this process stops so
-// that the new one learns when this one is gone.
+// that the new one learns when this one is gone; this process has let go
+// of the set, and the caller closes Exit once it has told its client.
 func (s *state) endUpgrade(u *Upgrader, newPID int, next *wire.Conn, err error) {
 	close(s.upgradeDone)
 	s.cancel, s.upgradeDone = nil, nil
@@ -137,7 +138,6 @@ func (s *state) endUpgrade(u *Upgrader, newPID int, next *wire.Conn, err error) 
 	s.ctl.closeListener()
 	u.set.Close(false)
 	notify(fmt.Sprintf("MAINPID=%d\nREADY=1", newPID))
-	s.closeExit(u)
 	u.log.Info("handed over", "new_pid", newPID)
 }
 

@@ -214,7 +214,7 @@ func (u *Upgrader) Ready() error {
 // closed by then), or an error saying why not, in which case this process
 // keeps serving. Only one upgrade runs at a time.
 func (u *Upgrader) Upgrade(ctx context.Context) error {
-	_, err := u.upgrade(ctx, nil)
+	_, err := u.upgrade(ctx, reporter{})
 	return err
 }
 
