@@ -51,10 +51,11 @@ func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
 	var draining []Peer
 	var err error
 	if e := u.do(func(s *state) { draining, err = s.beginUpgrade(cancel) }); e != nil {
-		return 0, e
+		err = e
 	}
 	if err != nil {
 		u.log.Warn("upgrade refused", "err", err)
+		report.done(0, err)
 		return 0, err
 	}
 	notifyReloading()

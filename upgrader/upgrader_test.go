@@ -351,3 +351,28 @@ func status(t *testing.T, path string) Status {
 	}
 	return st
 }
+
+// TestControlUpgradeRefusedGetsResult: a control client whose upgrade is
+// refused must be told why, not hung up on.
+func TestControlUpgradeRefusedGetsResult(t *testing.T) {
+	checkLeaks(t)
+	control := filepath.Join(shortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
+	go u.Upgrade(context.Background())
+	if err := poll(5*time.Second, func() bool { return u.Status().State == "upgrading" }); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := net.Dial("unix", control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wire.NewConn(raw.(*net.UnixConn))
+	defer c.Close()
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: OpUpgrade}); err != nil {
+		t.Fatal(err)
+	}
+	var res wire.Result
+	if err := c.Expect(wire.TypeResult, &res); err != nil || res.OK || !strings.Contains(res.Error, "already in progress") {
+		t.Fatalf("got %+v, %v; want a failed Result saying an upgrade is in progress", res, err)
+	}
+}
