@@ -151,9 +151,9 @@ func (u *Upgrader) receive(c *wire.Conn) error {
 	return nil
 }
 
-// finishReady tells the previous generation (if any) that this one serves
-// and waits for its ReadyAck, then settles the set and the pid file.
-func (u *Upgrader) finishReady() error {
+// takeOwnership tells the previous generation (if any) that this one
+// serves and waits for its ReadyAck; then the set is ours to settle.
+func (u *Upgrader) takeOwnership() error {
 	if u.parent != nil {
 		if err := u.parent.Send(wire.TypeReady, wire.Ready{PID: u.pid}); err != nil {
 			return fmt.Errorf("upgrader: tell pid %d we are ready: %w", u.parentHello.PID, err)
@@ -165,13 +165,18 @@ func (u *Upgrader) finishReady() error {
 	if err := u.set.CloseUnclaimed(); err != nil {
 		u.log.Warn("close unclaimed listeners", "err", err)
 	}
-	if err := writePIDFile(u.opts.PIDFile, u.pid); err != nil {
-		return err
-	}
+	return nil
+}
+
+// announce publishes that this process serves: the pid file, and READY=1
+// on a cold start (after a handoff the old process sends MAINPID instead).
+// It runs only once this process accepts upgrades, so that whoever acts on
+// the pid file (kill -HUP $(cat pidfile)) never meets one that refuses.
+func (u *Upgrader) announce() error {
 	if u.parent == nil {
 		notify("READY=1")
 	}
-	return nil
+	return writePIDFile(u.opts.PIDFile, u.pid)
 }
 
 // watchParent waits for the previous generation to go (its end of the

@@ -193,9 +193,12 @@ func (u *Upgrader) loop() {
 
 // Ready says this process serves. It finishes the handoff from the previous
 // generation (which then stops accepting and drains), closes inherited
-// sockets nobody claimed, writes the pid file, starts the control socket
-// and notifies systemd. If the previous generation refuses (it timed out
-// waiting), Ready returns the reason and this process should exit.
+// sockets nobody claimed, starts the control socket, and only then writes
+// the pid file and notifies systemd. If the previous generation refuses
+// (it timed out waiting), Ready returns the reason and this process should
+// drain what it accepted and exit (Exit is closed). An error writing the
+// pid file is returned too, but by then this process owns the set and
+// serves: it must carry on.
 func (u *Upgrader) Ready() error {
 	var err error
 	if e := u.do(func(s *state) { err = s.beginReady() }); e != nil {
@@ -204,9 +207,12 @@ func (u *Upgrader) Ready() error {
 	if err != nil {
 		return err
 	}
-	err = u.finishReady()
+	err = u.takeOwnership()
 	u.do(func(s *state) { s.endReady(u, err) })
-	return err
+	if err != nil {
+		return err
+	}
+	return u.announce()
 }
 
 // Upgrade starts the next generation and hands the listener set to it. It
