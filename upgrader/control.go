@@ -169,18 +169,11 @@ func (cs *controlServer) takeover(c *wire.Conn, raw *net.UnixConn) bool {
 	u := cs.u
 	ctx, cancel := context.WithTimeout(context.Background(), u.opts.UpgradeTimeout)
 	defer cancel()
-	var draining []Peer
-	var err error
-	if e := u.do(func(s *state) { draining, err = s.beginUpgrade(cancel) }); e != nil {
-		err = e
-	}
+	draining, err := u.begin("takeover", cancel)
 	if err != nil {
-		u.log.Warn("takeover refused", "err", err)
 		refuse(c, "takeover refused: "+err.Error())
 		return false
 	}
-	notifyReloading()
-	u.log.Info("takeover started")
 	pid, err := u.handOverTakeover(ctx, c, raw, draining)
 	if err != nil {
 		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})

@@ -48,18 +48,11 @@ func (r reporter) done(pid int, err error) {
 func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.opts.UpgradeTimeout)
 	defer cancel()
-	var draining []Peer
-	var err error
-	if e := u.do(func(s *state) { draining, err = s.beginUpgrade(cancel) }); e != nil {
-		err = e
-	}
+	draining, err := u.begin("upgrade", cancel)
 	if err != nil {
-		u.log.Warn("upgrade refused", "err", err)
 		report.done(0, err)
 		return 0, err
 	}
-	notifyReloading()
-	u.log.Info("upgrade started")
 	pid, next, err := u.spawn(ctx, draining, report)
 	u.do(func(s *state) { s.endUpgrade(u, pid, next, err) })
 	if err == nil {
@@ -72,6 +65,24 @@ func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
 		u.do(func(s *state) { s.closeExit(u) })
 	}
 	return pid, err
+}
+
+// begin marks an upgrade (or takeover: kind) running, or says why it may
+// not start, and returns the draining generations to pass on. cancel is
+// how Stop interrupts it.
+func (u *Upgrader) begin(kind string, cancel context.CancelFunc) ([]Peer, error) {
+	var draining []Peer
+	var err error
+	if e := u.do(func(s *state) { draining, err = s.beginUpgrade(cancel) }); e != nil {
+		err = e
+	}
+	if err != nil {
+		u.log.Warn(kind+" refused", "err", err)
+		return nil, err
+	}
+	notifyReloading()
+	u.log.Info(kind + " started")
+	return draining, nil
 }
 
 // handOver runs the old side of the protocol on c until the new process is
