@@ -41,7 +41,12 @@ func run(listen, pidFile string, extra int, log *slog.Logger) error {
 		return err
 	}
 	defer upg.Stop()
-	go upgradeOnHUP(upg, log)
+	// tableflip's example calls signal.Notify inside the goroutine; doing
+	// it here, before Ready writes the pid file, keeps an early SIGHUP from
+	// killing the process by its default action (seen in bench runs).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	go upgradeOnHUP(upg, hup, log)
 
 	ln, err := upg.Listen("tcp", listen)
 	if err != nil {
@@ -80,9 +85,7 @@ func run(listen, pidFile string, extra int, log *slog.Logger) error {
 // hand out for ephemeral ports by default (32768-60999).
 func extraPort(i int) int { return 20000 + i }
 
-func upgradeOnHUP(upg *tableflip.Upgrader, log *slog.Logger) {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGHUP)
+func upgradeOnHUP(upg *tableflip.Upgrader, sig <-chan os.Signal, log *slog.Logger) {
 	for range sig {
 		if err := upg.Upgrade(); err != nil {
 			log.Warn("upgrade failed", "err", err)

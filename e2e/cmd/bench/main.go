@@ -1,0 +1,158 @@
+//go:build linux
+
+// Command bench compares handoff's demo server with the same server on
+// cloudflare/tableflip: requests lost per upgrade, throughput and p99
+// while upgrading, upgrade time by listener count, and how soon the old
+// process is gone. It builds both servers, runs them alternately on
+// loopback under the same load and upgrade schedule, and prints a
+// Markdown report to stdout (progress goes to stderr).
+//
+//	go run ./e2e/cmd/bench [-quick] [-upgrades 100] [-clients 32] [-out FILE] [-wrk PATH] [-logs DIR]
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// errOutOfTime marks a run skipped because the whole bench's budget is
+// spent.
+var errOutOfTime = errors.New("skipped: the bench's time budget is spent")
+
+// options are the run's sizes.
+type options struct {
+	upgrades  int           // per mode per server, section 1
+	clients   int           // load clients (and wrk connections)
+	quick     bool          // smoke run
+	out       string        // also write the report here
+	wrk       string        // wrk binary; empty when not installed
+	logs      string        // keep server logs in this directory
+	window    time.Duration // section 2's idle and busy windows
+	listeners []int         // section 3's listener counts
+	timeK     int           // section 3's upgrades per count
+	goneN     int           // section 4's upgrades
+	budget    time.Duration // the whole run, after the build
+}
+
+func parseOptions() options {
+	o := options{}
+	flag.IntVar(&o.upgrades, "upgrades", 100, "upgrades per client mode per server")
+	flag.IntVar(&o.clients, "clients", 32, "concurrent clients (and wrk connections)")
+	flag.BoolVar(&o.quick, "quick", false, "a smoke run that finishes in under a minute")
+	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
+	flag.StringVar(&o.wrk, "wrk", "", "path to wrk (default: looked up in PATH)")
+	flag.StringVar(&o.logs, "logs", "", "keep a copy of every server's log in this existing directory")
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.window, o.listeners, o.timeK, o.goneN, o.budget = 5*time.Second, []int{1, 1000, 5000}, 10, 20, 12*time.Minute
+	if o.quick {
+		o.window, o.listeners, o.timeK, o.goneN, o.budget = 2*time.Second, []int{1, 1000}, 3, 5, 40*time.Second
+		if !set["upgrades"] {
+			o.upgrades = 10
+		}
+	}
+	if o.wrk == "" {
+		o.wrk, _ = exec.LookPath("wrk")
+	}
+	return o
+}
+
+func main() {
+	o := parseOptions()
+	if o.upgrades < 1 || o.clients < 1 {
+		fmt.Fprintln(os.Stderr, "bench: -upgrades and -clients must be at least 1")
+		os.Exit(2)
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if err := raiseFileLimit(); err != nil {
+		return err
+	}
+	h := newHarness(o.wrk, o.logs)
+	defer h.cleanup()
+	stopInterrupts := cleanupOnInterrupt(h)
+	defer stopInterrupts()
+	progress("building demo and tfdemo")
+	if err := h.build(); err != nil {
+		return err
+	}
+	// Only now: the reaper would steal `go build`'s exit status.
+	r, err := startReaper()
+	if err != nil {
+		return err
+	}
+	defer r.stop()
+	h.start(r, time.Now().Add(o.budget))
+
+	rep := h.measureAll(o)
+	h.cleanup()
+	rep.leftovers, rep.groups = h.leftovers(), h.groupCount()
+	return emit(rep.markdown(), o.out)
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one: 5,000
+// listeners over two generations need some 10,000 fds, and the servers
+// inherit the limit.
+func raiseFileLimit() error {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("getrlimit: %w", err)
+	}
+	lim.Cur = lim.Max
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", lim.Max, err)
+	}
+	return nil
+}
+
+// cleanupOnInterrupt kills every process and removes every temp dir on
+// SIGINT or SIGTERM, then exits.
+func cleanupOnInterrupt(h *harness) (stop func()) {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-sigs:
+			fmt.Fprintf(os.Stderr, "bench: %v: stopping every server\n", sig)
+			h.cleanup()
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+	}
+}
+
+// emit prints the report and writes it to path too, if set.
+func emit(report, path string) error {
+	fmt.Print(report)
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(report), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// progress reports to stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}

@@ -1,0 +1,228 @@
+//go:build linux
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// kind names the server under test.
+type kind string
+
+const (
+	handoff   kind = "handoff"
+	tableflip kind = "tableflip"
+)
+
+// kinds is the order runs alternate in.
+var kinds = []kind{handoff, tableflip}
+
+// Timeouts every step is bounded by.
+const (
+	startTimeout   = 10 * time.Second // server up and answering
+	upgradeTimeout = 10 * time.Second // SIGHUP to a new pid in the pid file
+	goneTimeout    = 15 * time.Second // new pid to old pid exited
+	pidPoll        = 500 * time.Microsecond
+	retryPause     = 5 * time.Millisecond // before re-sending a refused SIGHUP
+)
+
+// server is one deployment: a temp dir with its pid file, control socket
+// and log, and the process group its first generation leads (every later
+// generation inherits the group).
+type server struct {
+	kind    kind
+	label   string // which run, for kept logs
+	dir     string
+	addr    string
+	pidFile string
+	logPath string
+	pgid    int // also the first generation's pid
+}
+
+// startServer starts k with listeners listening sockets (one serving HTTP,
+// the rest idle) and waits until it answers GET / from the pid in its pid
+// file. On failure nothing of it is left running.
+func (h *harness) startServer(k kind, label string, listeners int) (*server, error) {
+	dir, err := h.tempDir()
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", k, err)
+	}
+	s := &server{kind: k, label: label, dir: dir, pidFile: filepath.Join(dir, "pid"), logPath: filepath.Join(dir, "log")}
+	if s.addr, err = freeAddr(); err != nil {
+		h.removeDir(dir)
+		return nil, fmt.Errorf("start %s: %w", k, err)
+	}
+	exe := map[kind]string{handoff: h.bins.demo, tableflip: h.bins.tfdemo}[k]
+	if s.pgid, err = h.spawn(exe, s.args(listeners), s.logPath); err != nil {
+		h.removeDir(dir)
+		return nil, fmt.Errorf("start %s: %w", k, err)
+	}
+	if err := h.waitServing(s); err != nil {
+		h.stopServer(s)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) args(listeners int) []string {
+	args := []string{"-listen", s.addr, "-pid-file", s.pidFile,
+		"-extra-listeners", strconv.Itoa(listeners - 1)}
+	if s.kind == handoff {
+		args = append(args, "-control", filepath.Join(s.dir, "ctl"),
+			"-upgrade-timeout", "10s", "-drain-timeout", "10s")
+	}
+	return args
+}
+
+// waitServing waits until the first generation has written the pid file
+// and answers GET / itself.
+func (h *harness) waitServing(s *server) error {
+	deadline := earliest(startTimeout, h.end)
+	died := false
+	up := pollUntil(deadline, 5*time.Millisecond, func() bool {
+		if _, gone := h.reaper.exited(s.pgid); gone {
+			died = true
+			return true
+		}
+		pid, ok := readPID(s.pidFile)
+		return ok && pid == s.pgid && answeredBy(s.addr) == strconv.Itoa(pid)
+	})
+	switch {
+	case died:
+		rec, _ := h.reaper.exited(s.pgid)
+		return fmt.Errorf("%s exited at start (%v): %s", s.kind, rec, lastLogLine(s.logPath))
+	case !up:
+		return fmt.Errorf("%s not serving within %v: %s", s.kind, startTimeout, lastLogLine(s.logPath))
+	}
+	return nil
+}
+
+// stopServer kills every generation of s, removes its dir and returns
+// its log.
+func (h *harness) stopServer(s *server) string {
+	if err := h.killGroup(s.pgid); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: warning:", err)
+	}
+	b, _ := os.ReadFile(s.logPath)
+	h.keepLog(s, b)
+	h.removeDir(s.dir)
+	return string(b)
+}
+
+// keepLog copies s's log into the -logs directory, if one was given.
+func (h *harness) keepLog(s *server, log []byte) {
+	if h.logDir == "" {
+		return
+	}
+	name := filepath.Join(h.logDir, fmt.Sprintf("%s-%s-%d.log", s.label, s.kind, s.pgid))
+	if err := os.WriteFile(name, log, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: warning: keep log:", err)
+	}
+}
+
+// upgrade sends SIGHUP to old and waits for the pid file to name another
+// process. A SIGHUP the server logs as refused or failed is sent again
+// after retryPause, until upgradeTimeout; refused lists why each was not
+// taken. took runs from the SIGHUP that was taken to the new pid.
+func (h *harness) upgrade(s *server, old int, end time.Time) (next int, took time.Duration, refused []string, err error) {
+	first := time.Now()
+	deadline := earliest(upgradeTimeout, end)
+	for {
+		mark := logSize(s.logPath)
+		start := time.Now()
+		if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+			return 0, 0, refused, h.goneError(s, old, fmt.Errorf("SIGHUP %d: %w", old, err))
+		}
+		next, reason := awaitNewPID(s, old, mark, deadline)
+		if next > 0 {
+			h.reaper.forget(next) // a recycled pid must not look exited
+			return next, time.Since(start), refused, nil
+		}
+		if reason == "" {
+			return 0, 0, refused, h.goneError(s, old,
+				fmt.Errorf("no new pid within %v", time.Since(first).Round(time.Second)))
+		}
+		refused = append(refused, reason)
+		time.Sleep(retryPause)
+	}
+}
+
+// awaitNewPID polls the pid file until it names a pid other than old
+// (next), the log since mark says the upgrade was refused (reason), or
+// the deadline passes (neither).
+func awaitNewPID(s *server, old int, mark int64, deadline time.Time) (next int, reason string) {
+	polls := 0
+	pollUntil(deadline, pidPoll, func() bool {
+		if pid, ok := readPID(s.pidFile); ok && pid != old {
+			next = pid
+			return true
+		}
+		if polls++; polls%10 == 0 {
+			reason = refusalSince(s.logPath, mark)
+		}
+		return reason != ""
+	})
+	return next, reason
+}
+
+// errServerGone means the process meant to serve has ended: there is
+// nothing left to upgrade.
+var errServerGone = errors.New("server gone")
+
+// goneError adds to err how pid ended, if it has, wrapping errServerGone.
+func (h *harness) goneError(s *server, pid int, err error) error {
+	if runsInGroup(pid, s.pgid) {
+		return err
+	}
+	var rec exitRecord
+	reaped := pollUntil(time.Now().Add(200*time.Millisecond), 5*time.Millisecond, func() bool {
+		var ok bool
+		rec, ok = h.reaper.exited(pid)
+		return ok
+	})
+	how := "not reaped"
+	if reaped {
+		how = rec.String()
+	}
+	return fmt.Errorf("%w: serving pid %d ended (%s; log: %s): %w", errServerGone, pid, how, lastLogLine(s.logPath), err)
+}
+
+// waitGone waits until old no longer runs and returns how long that took.
+func (h *harness) waitGone(s *server, old int, end time.Time) (time.Duration, error) {
+	start := time.Now()
+	if !pollUntil(earliest(goneTimeout, end), pidPoll, func() bool {
+		return !runsInGroup(old, s.pgid)
+	}) {
+		return 0, fmt.Errorf("old pid %d still running after %v", old, time.Since(start).Round(time.Second))
+	}
+	return time.Since(start), nil
+}
+
+// answeredBy does one GET / on a fresh connection and returns X-Pid.
+func answeredBy(addr string) string {
+	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + addr + "/")
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	return resp.Header.Get("X-Pid")
+}
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", errors.Join(errors.New("free port"), err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
