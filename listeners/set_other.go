@@ -123,6 +123,10 @@ func (s *Set) inherit(entries []Entry, fds []int) error {
 
 func (s *Set) inheritSystemd() (int, error) { return 0, nil }
 
+func (s *Set) lend(func([]Entry, []int) error) error {
+	return fmt.Errorf("listeners: lend: %w", ErrNotSupported)
+}
+
 func (s *Set) export() ([]Entry, []int, error) {
 	return nil, nil, fmt.Errorf("listeners: export: %w", ErrNotSupported)
 }

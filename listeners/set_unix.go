@@ -279,6 +279,20 @@ func (s *Set) export() ([]Entry, []int, error) {
 	return entries, fds, nil
 }
 
+func (s *Set) lend(send func([]Entry, []int) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return fmt.Errorf("listeners: lend: %w", ErrClosed)
+	}
+	ms := s.exportableLocked()
+	entries, fds := make([]Entry, len(ms)), make([]int, len(ms))
+	for i, m := range ms {
+		entries[i], fds[i] = m.Entry, m.fd
+	}
+	return send(entries, fds)
+}
+
 // exportableLocked lists claimed members and the unclaimed ones no claimed
 // member shadows, sorted by name.
 func (s *Set) exportableLocked() []*member {

@@ -117,17 +117,18 @@ func (u *Upgrader) handOver(c *wire.Conn, draining []Peer, report reporter) (int
 	return pid, nil
 }
 
+// sendSet passes the set's own fds (lent, not duplicated) to the peer.
 func (u *Upgrader) sendSet(c *wire.Conn) (int, error) {
-	entries, fds, err := u.set.Export()
-	if err != nil {
-		return 0, err
-	}
-	defer closeFDs(fds)
-	wes := make([]wire.Entry, len(entries))
-	for i, e := range entries {
-		wes[i] = wire.Entry{Name: e.Name, Network: e.Network, Addr: e.Addr}
-	}
-	return len(fds), c.SendFiles(wes, fds)
+	n := 0
+	err := u.set.Lend(func(entries []listeners.Entry, fds []int) error {
+		wes := make([]wire.Entry, len(entries))
+		for i, e := range entries {
+			wes[i] = wire.Entry{Name: e.Name, Network: e.Network, Addr: e.Addr}
+		}
+		n = len(fds)
+		return c.SendFiles(wes, fds)
+	})
+	return n, err
 }
 
 // receive runs the new side of the protocol on c up to the inherited set;

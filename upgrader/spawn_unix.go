@@ -83,12 +83,6 @@ func inheritedConn() (c *net.UnixConn, found bool, err error) {
 	return c, true, nil
 }
 
-func closeFDs(fds []int) {
-	for _, fd := range fds {
-		unix.Close(fd)
-	}
-}
-
 // socketpair makes a close-on-exec AF_UNIX stream pair. SOCK_CLOEXEC is not
 // portable (macOS lacks it), so the flag is set under ForkLock instead: no
 // fork can slip between the two calls and leak the fds into a child.
