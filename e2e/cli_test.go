@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/upgrader"
 )
 
@@ -33,10 +34,10 @@ func handoffCLI(t *testing.T, o procOpts, args ...string) cliResult {
 	pid := startProc(t, bins.handoff, args, out, o)
 	rec := waitGone(t, pid, 60*time.Second)
 	b, _ := os.ReadFile(out)
-	if !rec.status.Exited() {
+	if !rec.Status.Exited() {
 		t.Fatalf("handoff %v: %v\n%s", args, rec, b)
 	}
-	return cliResult{code: rec.status.ExitStatus(), output: string(b)}
+	return cliResult{code: rec.Status.ExitStatus(), output: string(b)}
 }
 
 func TestCLIStatusAndUpgrade(t *testing.T) {
@@ -125,10 +126,10 @@ func handoffCLIAsync(control string) cliResult {
 	if err != nil {
 		return cliResult{code: -1, output: err.Error()}
 	}
-	var rec exitRecord
-	poll(60*time.Second, func() bool { var ok bool; rec, ok = reaped(pid); return ok })
+	var rec proc.Exit
+	poll(60*time.Second, func() bool { var ok bool; rec, ok = reaper.Exited(pid); return ok })
 	b, _ := os.ReadFile(out)
-	return cliResult{code: rec.status.ExitStatus(), output: string(b)}
+	return cliResult{code: rec.Status.ExitStatus(), output: string(b)}
 }
 
 func TestCLIErrors(t *testing.T) {
@@ -170,7 +171,7 @@ func TestTakeoverUnderLoad(t *testing.T) {
 	if got := d.waitPID(t, func(p int) bool { return p != d.first }); got != second {
 		t.Fatalf("pid file after the takeover: got %d; want the second process %d", got, second)
 	}
-	if rec := waitGone(t, d.first, 15*time.Second); !rec.status.Exited() || rec.status.ExitStatus() != 0 {
+	if rec := waitGone(t, d.first, 15*time.Second); !rec.Status.Exited() || rec.Status.ExitStatus() != 0 {
 		t.Fatalf("first process ended with %v; want exit status 0", rec)
 	}
 	waitRequests(t, run, 200)
@@ -205,7 +206,7 @@ func TestControlRefusesOtherUID(t *testing.T) {
 func TestFinalStopLeavesNoFiles(t *testing.T) {
 	d := startDemo(t)
 	syscall.Kill(d.first, syscall.SIGTERM)
-	if rec := waitGone(t, d.first, 15*time.Second); !rec.status.Exited() || rec.status.ExitStatus() != 0 {
+	if rec := waitGone(t, d.first, 15*time.Second); !rec.Status.Exited() || rec.Status.ExitStatus() != 0 {
 		t.Fatalf("SIGTERM: %v; want exit status 0", rec)
 	}
 	for _, p := range []string{d.control, d.pidFile} {

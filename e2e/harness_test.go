@@ -18,7 +18,13 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/load"
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
+
+// reaper collects every process the tests start, and every generation
+// those start: the test binary is a child subreaper, so no test leaves a
+// zombie and tests can assert how each generation ended.
+var reaper *proc.Reaper
 
 // bins holds the binaries TestMain builds once per test binary.
 var bins struct {
@@ -44,10 +50,13 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: build:", err)
 		return 1
 	}
-	if err := startReaper(); err != nil {
+	r, err := proc.StartReaper()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
+	defer r.Stop()
+	reaper = r
 	return m.Run()
 }
 
@@ -183,12 +192,12 @@ func killGroup(t *testing.T, pgid int, logPath string) {
 	syscall.Kill(-pgid, syscall.SIGKILL)
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if len(groupMembers(pgid)) == 0 {
+		if len(proc.GroupMembers(pgid)) == 0 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if left := groupMembers(pgid); len(left) > 0 {
+	if left := proc.GroupMembers(pgid); len(left) > 0 {
 		t.Errorf("processes %v of group %d outlived SIGKILL", left, pgid)
 	}
 	if t.Failed() {
@@ -201,69 +210,12 @@ func killGroup(t *testing.T, pgid int, logPath string) {
 	}
 }
 
-// groupMembers lists live (not zombie) processes whose process group is
-// pgid, read from /proc.
-func groupMembers(pgid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		st, ok := procStat(pid)
-		if ok && st.pgrp == pgid && st.state != 'Z' {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-type stat struct {
-	state byte
-	ppid  int
-	pgrp  int
-}
-
-func procStat(pid int) (stat, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return stat{}, false
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return stat{}, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 3 {
-		return stat{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgrp, _ := strconv.Atoi(f[2])
-	return stat{state: f[0][0], ppid: ppid, pgrp: pgrp}, true
-}
-
-// alive reports whether pid runs (a zombie does not).
-func alive(pid int) bool {
-	st, ok := procStat(pid)
-	return ok && st.state != 'Z'
-}
-
-func readPID(path string) (int, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid, err == nil && pid > 0
-}
-
 // waitPID polls the pid file until ok accepts its pid.
 func (d *demoProc) waitPID(t *testing.T, ok func(int) bool) int {
 	t.Helper()
 	var last int
 	err := poll(15*time.Second, func() bool {
-		pid, found := readPID(d.pidFile)
+		pid, found := proc.ReadPID(d.pidFile)
 		last = pid
 		return found && ok(pid)
 	})
@@ -275,7 +227,7 @@ func (d *demoProc) waitPID(t *testing.T, ok func(int) bool) int {
 
 func (d *demoProc) pid(t *testing.T) int {
 	t.Helper()
-	pid, ok := readPID(d.pidFile)
+	pid, ok := proc.ReadPID(d.pidFile)
 	if !ok {
 		t.Fatalf("no pid in %s", d.pidFile)
 	}
@@ -307,16 +259,16 @@ func getPID(addr string) string {
 }
 
 // waitGone polls until pid no longer runs and the reaper has its status.
-func waitGone(t *testing.T, pid int, within time.Duration) exitRecord {
+func waitGone(t *testing.T, pid int, within time.Duration) proc.Exit {
 	t.Helper()
-	var rec exitRecord
+	var rec proc.Exit
 	err := poll(within, func() bool {
 		var ok bool
-		rec, ok = reaped(pid)
+		rec, ok = reaper.Exited(pid)
 		return ok
 	})
 	if err != nil {
-		t.Fatalf("pid %d still running (alive=%v) after %v", pid, alive(pid), within)
+		t.Fatalf("pid %d still running (alive=%v) after %v", pid, proc.Alive(pid), within)
 	}
 	return rec
 }

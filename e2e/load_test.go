@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/load"
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
 // TestZeroLossUnderLoad upgrades the demo 30 times in each client mode
@@ -123,7 +124,7 @@ func TestUpgradeWhileOlderGenerationsDrain(t *testing.T) {
 	if err := poll(10*time.Second, func() bool { return strings.Contains(d.log(), "too many generations still draining") }); err != nil {
 		t.Fatalf("upgrade while gen 1 drains: no refusal logged:\n%s", d.log())
 	}
-	if !alive(gen1) {
+	if !proc.Alive(gen1) {
 		t.Fatalf("gen 1 (pid %d) exited before its slow request finished", gen1)
 	}
 	if got := <-slow; got != strconv.Itoa(gen1) {

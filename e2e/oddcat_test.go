@@ -70,5 +70,5 @@ func runExe(t *testing.T, exe string, args ...string) runResult {
 	rec := waitGone(t, pid, 30*time.Second)
 	stdout, _ := os.ReadFile(outPath)
 	stderr, _ := os.ReadFile(errPath)
-	return runResult{code: rec.status.ExitStatus(), stdout: string(stdout), stderr: strings.TrimSpace(string(stderr))}
+	return runResult{code: rec.Status.ExitStatus(), stdout: string(stdout), stderr: strings.TrimSpace(string(stderr))}
 }

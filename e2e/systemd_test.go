@@ -89,7 +89,7 @@ func TestSystemdNotifySequence(t *testing.T) {
 	if m := ns.next(t); m != "STOPPING=1" {
 		t.Fatalf("final stop: got %q; want STOPPING=1", m)
 	}
-	if rec := waitGone(t, next, 15*time.Second); rec.status.ExitStatus() != 0 {
+	if rec := waitGone(t, next, 15*time.Second); rec.Status.ExitStatus() != 0 {
 		t.Fatalf("final stop: %v; want exit status 0", rec)
 	}
 	select {

@@ -45,7 +45,7 @@ func (d *demoProc) upgradeBySignal(t *testing.T, old int) int {
 	}
 	next := d.waitPID(t, func(p int) bool { return p != old })
 	d.waitServes(t, next)
-	if rec := waitGone(t, old, 15*time.Second); !rec.status.Exited() || rec.status.ExitStatus() != 0 {
+	if rec := waitGone(t, old, 15*time.Second); !rec.Status.Exited() || rec.Status.ExitStatus() != 0 {
 		t.Fatalf("old pid %d ended with %v; want exit status 0", old, rec)
 	}
 	return next

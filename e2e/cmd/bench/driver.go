@@ -80,7 +80,7 @@ func (h *harness) startWrk(addr string, clients int, end time.Time) (*wrkRun, er
 		return nil, fmt.Errorf("wrk: %w", err)
 	}
 	time.Sleep(500 * time.Millisecond) // let its connections open
-	if rec, gone := h.reaper.exited(w.pid); gone {
+	if rec, gone := h.reaper.Exited(w.pid); gone {
 		w.finish()
 		return nil, fmt.Errorf("wrk exited at start (%v): %s", rec, lastLogLine(w.out))
 	}
@@ -91,7 +91,7 @@ func (w *wrkRun) finish() (loadResult, error) {
 	defer w.h.removeDir(w.dir)
 	syscall.Kill(w.pid, syscall.SIGINT)
 	exited := pollUntil(time.Now().Add(10*time.Second), 5*time.Millisecond, func() bool {
-		_, gone := w.h.reaper.exited(w.pid)
+		_, gone := w.h.reaper.Exited(w.pid)
 		return gone
 	})
 	if err := w.h.killGroup(w.pid); err != nil {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
 // binaries are the two servers the bench compares, built once.
@@ -48,7 +50,7 @@ func buildBinaries(ctx context.Context, dir string) (binaries, error) {
 // generations inherit it), and every group is SIGKILLed when done with.
 type harness struct {
 	bins   binaries
-	reaper *reaper
+	reaper *proc.Reaper
 	wrk    string    // path to wrk; empty when absent
 	logDir string    // keep every server's log here; empty: don't
 	end    time.Time // the whole run must be over by then
@@ -92,7 +94,7 @@ func (h *harness) build() error {
 var errStopping = errors.New("bench is stopping")
 
 // start readies h to run servers until end, their exits collected by r.
-func (h *harness) start(r *reaper, end time.Time) {
+func (h *harness) start(r *proc.Reaper, end time.Time) {
 	h.reaper, h.end = r, end
 }
 
@@ -148,9 +150,9 @@ func (h *harness) killGroup(pgid int) error {
 	h.groups[pgid] = false
 	h.mu.Unlock()
 	if !pollUntil(time.Now().Add(5*time.Second), 5*time.Millisecond, func() bool {
-		return len(groupMembers(pgid)) == 0
+		return len(proc.GroupMembers(pgid)) == 0
 	}) {
-		return fmt.Errorf("processes %v of group %d outlived SIGKILL", groupMembers(pgid), pgid)
+		return fmt.Errorf("processes %v of group %d outlived SIGKILL", proc.GroupMembers(pgid), pgid)
 	}
 	return nil
 }
@@ -196,7 +198,7 @@ func (h *harness) leftovers() []int {
 	h.mu.Unlock()
 	var left []int
 	for _, pgid := range pgids {
-		left = append(left, groupMembers(pgid)...)
+		left = append(left, proc.GroupMembers(pgid)...)
 	}
 	sort.Ints(left)
 	return left

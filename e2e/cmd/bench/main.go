@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
 // errOutOfTime marks a run skipped because the whole bench's budget is
@@ -91,11 +93,11 @@ func run(o options) error {
 		return err
 	}
 	// Only now: the reaper would steal `go build`'s exit status.
-	r, err := startReaper()
+	r, err := proc.StartReaper()
 	if err != nil {
 		return err
 	}
-	defer r.stop()
+	defer r.Stop()
 	h.start(r, time.Now().Add(o.budget))
 
 	rep := h.measureAll(o)

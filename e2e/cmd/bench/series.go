@@ -103,11 +103,11 @@ func (h *harness) badExits(pids []int) map[string]int64 {
 	bad := map[string]int64{}
 	h.awaitReaped(pids)
 	for _, pid := range pids {
-		rec, ok := h.reaper.exited(pid)
+		rec, ok := h.reaper.Exited(pid)
 		switch {
 		case !ok:
 			bad["not reaped"]++
-		case !rec.ok():
+		case !rec.OK():
 			bad[rec.String()]++
 		}
 	}
@@ -118,7 +118,7 @@ func (h *harness) badExits(pids []int) map[string]int64 {
 func (h *harness) awaitReaped(pids []int) {
 	pollUntil(time.Now().Add(time.Second), 10*time.Millisecond, func() bool {
 		for _, pid := range pids {
-			if _, ok := h.reaper.exited(pid); !ok {
+			if _, ok := h.reaper.Exited(pid); !ok {
 				return false
 			}
 		}

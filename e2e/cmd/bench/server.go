@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
 // kind names the server under test.
@@ -88,16 +90,16 @@ func (h *harness) waitServing(s *server) error {
 	deadline := earliest(startTimeout, h.end)
 	died := false
 	up := pollUntil(deadline, 5*time.Millisecond, func() bool {
-		if _, gone := h.reaper.exited(s.pgid); gone {
+		if _, gone := h.reaper.Exited(s.pgid); gone {
 			died = true
 			return true
 		}
-		pid, ok := readPID(s.pidFile)
+		pid, ok := proc.ReadPID(s.pidFile)
 		return ok && pid == s.pgid && answeredBy(s.addr) == strconv.Itoa(pid)
 	})
 	switch {
 	case died:
-		rec, _ := h.reaper.exited(s.pgid)
+		rec, _ := h.reaper.Exited(s.pgid)
 		return fmt.Errorf("%s exited at start (%v): %s", s.kind, rec, lastLogLine(s.logPath))
 	case !up:
 		return fmt.Errorf("%s not serving within %v: %s", s.kind, startTimeout, lastLogLine(s.logPath))
@@ -143,7 +145,7 @@ func (h *harness) upgrade(s *server, old int, end time.Time) (next int, took tim
 		}
 		next, reason := awaitNewPID(s, old, mark, deadline)
 		if next > 0 {
-			h.reaper.forget(next) // a recycled pid must not look exited
+			h.reaper.Forget(next) // a recycled pid must not look exited
 			return next, time.Since(start), refused, nil
 		}
 		if reason == "" {
@@ -161,7 +163,7 @@ func (h *harness) upgrade(s *server, old int, end time.Time) (next int, took tim
 func awaitNewPID(s *server, old int, mark int64, deadline time.Time) (next int, reason string) {
 	polls := 0
 	pollUntil(deadline, pidPoll, func() bool {
-		if pid, ok := readPID(s.pidFile); ok && pid != old {
+		if pid, ok := proc.ReadPID(s.pidFile); ok && pid != old {
 			next = pid
 			return true
 		}
@@ -179,13 +181,13 @@ var errServerGone = errors.New("server gone")
 
 // goneError adds to err how pid ended, if it has, wrapping errServerGone.
 func (h *harness) goneError(s *server, pid int, err error) error {
-	if runsInGroup(pid, s.pgid) {
+	if proc.RunsInGroup(pid, s.pgid) {
 		return err
 	}
-	var rec exitRecord
+	var rec proc.Exit
 	reaped := pollUntil(time.Now().Add(200*time.Millisecond), 5*time.Millisecond, func() bool {
 		var ok bool
-		rec, ok = h.reaper.exited(pid)
+		rec, ok = h.reaper.Exited(pid)
 		return ok
 	})
 	how := "not reaped"
@@ -199,7 +201,7 @@ func (h *harness) goneError(s *server, pid int, err error) error {
 func (h *harness) waitGone(s *server, old int, end time.Time) (time.Duration, error) {
 	start := time.Now()
 	if !pollUntil(earliest(goneTimeout, end), pidPoll, func() bool {
-		return !runsInGroup(old, s.pgid)
+		return !proc.RunsInGroup(old, s.pgid)
 	}) {
 		return 0, fmt.Errorf("old pid %d still running after %v", old, time.Since(start).Round(time.Second))
 	}

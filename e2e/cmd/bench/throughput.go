@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/load"
+	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
 // upgradeEvery is how often the busy windows send SIGHUP.
@@ -52,7 +53,7 @@ func (h *harness) measureThroughput(k kind, clients int, w time.Duration) (t thr
 		t.logs = summarizeLogText(h.stopServer(s))
 		pids := watch.pids()
 		h.awaitReaped(pids)
-		for _, c := range h.reaper.cpuOf(pids) {
+		for _, c := range h.reaper.CPUOf(pids) {
 			t.cpu += c
 		}
 	}()
@@ -115,7 +116,7 @@ func sighupEvery(pidFile string, w time.Duration) int {
 	start := time.Now()
 	for i := 0; time.Duration(i)*upgradeEvery < w; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * upgradeEvery)))
-		if pid, ok := readPID(pidFile); ok && syscall.Kill(pid, syscall.SIGHUP) == nil {
+		if pid, ok := proc.ReadPID(pidFile); ok && syscall.Kill(pid, syscall.SIGHUP) == nil {
 			sent++
 		}
 	}
@@ -139,7 +140,7 @@ func (p *pidWatch) start(path string) (stop func() int) {
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
 		for {
-			if pid, ok := readPID(path); ok {
+			if pid, ok := proc.ReadPID(path); ok {
 				p.seen[pid] = true
 			}
 			select {

@@ -53,6 +53,6 @@ func (h *harness) measureUpgradeTimes(listeners, times int) (t [2]timing) {
 func (h *harness) finishTiming(st *stepper) timing {
 	log := h.stopServer(st.s)
 	h.awaitReaped(st.out.oldPIDs)
-	return timing{series: st.out, cpu: h.reaper.cpuOf(st.out.oldPIDs),
+	return timing{series: st.out, cpu: h.reaper.CPUOf(st.out.oldPIDs),
 		phases: handoffPhases(log), logs: summarizeLogText(log)}
 }

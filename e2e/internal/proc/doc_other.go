@@ -1,0 +1,4 @@
+//go:build !linux
+
+// Package proc watches processes through /proc; it exists on Linux only.
+package proc
