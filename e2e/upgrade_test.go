@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -115,5 +117,22 @@ func TestBrokenDeployKeepsServing(t *testing.T) {
 	next := d.upgradeBySignal(t, old)
 	if next == old {
 		t.Fatalf("no new pid after the good deploy")
+	}
+}
+
+// TestUpgradeAfterExecutableDeleted removes the deployed binary (as `go
+// run` does with its temporary build once the first generation exits): the
+// next upgrades start the running image again, and say so.
+func TestUpgradeAfterExecutableDeleted(t *testing.T) {
+	d := startDemo(t)
+	if err := os.Remove(d.exe); err != nil {
+		t.Fatal(err)
+	}
+	pid := d.first
+	for range 2 {
+		pid = d.upgradeBySignal(t, pid)
+	}
+	if !strings.Contains(d.log(), "executable is gone; starting the running image again") {
+		t.Errorf("no warning about the missing executable:\n%s", d.log())
 	}
 }
