@@ -67,19 +67,21 @@ func (s *state) beginReady() error {
 	}
 }
 
-func (s *state) endReady(u *Upgrader, err error) {
+// endReady records how Ready went and reports whether this process now
+// serves.
+func (s *state) endReady(u *Upgrader, err error) bool {
 	if s.phase != phaseReadying {
-		return // stopped meanwhile
+		return false // stopped meanwhile
 	}
 	if err != nil {
 		if u.mode == ModeCold {
 			s.phase = phaseStarting // still the owner: the caller may retry or Stop
-			return
+			return false
 		}
 		// The previous generation kept the set; this process must go.
 		s.phase = phaseHandedOver
 		s.closeExit(u)
-		return
+		return false
 	}
 	s.phase = phaseServing
 	s.owner = true
@@ -91,6 +93,7 @@ func (s *state) endReady(u *Upgrader, err error) {
 		go s.ctl.serve()
 	}
 	u.log.Info("ready", "mode", u.mode, "listeners", len(u.set.List()))
+	return true
 }
 
 // beginUpgrade checks that an upgrade may start and marks it running. It

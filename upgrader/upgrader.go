@@ -208,9 +208,13 @@ func (u *Upgrader) Ready() error {
 		return err
 	}
 	err = u.takeOwnership()
-	u.do(func(s *state) { s.endReady(u, err) })
-	if err != nil {
+	serving := false
+	u.do(func(s *state) { serving = s.endReady(u, err) })
+	switch {
+	case err != nil:
 		return err
+	case !serving: // Stop came first: nothing to announce
+		return ErrStopped
 	}
 	return u.announce()
 }
