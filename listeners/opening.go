@@ -1,5 +1,7 @@
 package listeners
 
+import "os"
+
 // unreserve ends the reservation of name that a fresh bind or open held,
 // waking the requests for the same name that wait for it.
 func (s *Set) unreserve(name string) {
@@ -9,4 +11,20 @@ func (s *Set) unreserve(name string) {
 		delete(s.opening, name)
 		close(busy)
 	}
+}
+
+// callOpen runs the caller's open function (user code: the Set's lock must
+// not be held) and checks that it kept its side of the contract.
+func callOpen(req request, open func() (*os.File, error)) (*os.File, error) {
+	f, err := open()
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return nil, req.errorf("open: %w", err)
+	}
+	if f == nil {
+		return nil, req.errorf("open returned neither a file nor an error")
+	}
+	return f, nil
 }

@@ -59,15 +59,9 @@ func (s *Set) file(req request, open func() (*os.File, error)) (*os.File, error)
 		return nil, err
 	}
 	defer s.unreserve(req.name)
-	f, err := open() // user code: no lock held
+	f, err := callOpen(req, open)
 	if err != nil {
-		if f != nil {
-			f.Close()
-		}
-		return nil, req.errorf("open: %w", err)
-	}
-	if f == nil {
-		return nil, req.errorf("open returned neither a file nor an error")
+		return nil, err
 	}
 	req.addr = f.Name()
 	if err := s.add(req, f.Name(), f); err != nil {
