@@ -73,3 +73,33 @@ func sameFile(t *testing.T, a, b int) bool {
 	}
 	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
+
+func TestLenCountsClaimedAndUnclaimed(t *testing.T) {
+	checkFDs(t)
+	a := New()
+	defer a.Close(false)
+	for _, name := range []string{"x", "y"} {
+		ln, err := a.Listen(name, "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+	}
+	entries, fds, err := a.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New()
+	defer b.Close(false)
+	if err := b.Inherit(entries, fds); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := b.Listen("x", "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if got, want := b.Len(), len(b.List()); got != want || got != 2 {
+		t.Fatalf("Len with one claimed, one unclaimed: got %d; want %d (List's length)", got, 2)
+	}
+}

@@ -134,6 +134,12 @@ func (s *Set) closeUnclaimed() error {
 	return nil // nothing is ever inherited here
 }
 
+func (s *Set) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.claimed)
+}
+
 func (s *Set) list() []Info {
 	s.mu.Lock()
 	infos := make([]Info, 0, len(s.claimed))

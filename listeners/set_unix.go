@@ -351,6 +351,12 @@ func (m *member) release(unlink bool) error {
 	return errors.Join(errs...)
 }
 
+func (s *Set) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.claimed) + len(s.unclaimed)
+}
+
 func (s *Set) list() []Info {
 	s.mu.Lock()
 	infos := make([]Info, 0, len(s.claimed)+len(s.unclaimed))

@@ -158,6 +158,7 @@ func (u *Upgrader) receive(c *wire.Conn) error {
 		return fmt.Errorf("upgrader: inherit listeners from pid %d: %w", hello.PID, err)
 	}
 	u.gen = hello.Generation + 1
+	u.inherited = len(fds)
 	u.parent = c
 	u.parentHello = hello
 	return nil

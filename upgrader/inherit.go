@@ -34,9 +34,11 @@ func (u *Upgrader) inherit() error {
 		}
 	}
 	u.mode = ModeCold
-	if _, err := u.set.InheritSystemd(); err != nil {
+	n, err := u.set.InheritSystemd()
+	if err != nil {
 		return fmt.Errorf("upgrader: systemd socket activation: %w", err)
 	}
+	u.inherited = n
 	return nil
 }
 

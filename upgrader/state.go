@@ -92,7 +92,7 @@ func (s *state) endReady(u *Upgrader, err error) bool {
 	if s.ctl != nil {
 		go s.ctl.serve()
 	}
-	u.log.Info("ready", "mode", u.mode, "listeners", len(u.set.List()))
+	u.log.Info("ready", "mode", u.mode, "listeners", u.set.Len())
 	return true
 }
 

@@ -74,6 +74,7 @@ type Upgrader struct {
 	gen         uint64
 	parent      *wire.Conn // the previous generation; nil in cold mode
 	parentHello wire.Hello
+	inherited   int // members received from the previous generation or systemd
 
 	exit  chan struct{} // closed when this process must stop serving
 	calls chan func(*state)
@@ -115,7 +116,7 @@ func New(opts Options) (*Upgrader, error) {
 		}
 	}
 	go u.loop()
-	u.log.Info("upgrader started", "mode", u.mode, "inherited", u.inheritedCount())
+	u.log.Info("upgrader started", "mode", u.mode, "inherited", u.inherited)
 	return u, nil
 }
 
@@ -255,14 +256,4 @@ func (u *Upgrader) closeInherited() {
 		u.parent.Close()
 	}
 	u.set.Close(false)
-}
-
-func (u *Upgrader) inheritedCount() int {
-	n := 0
-	for _, l := range u.set.List() {
-		if l.Inherited {
-			n++
-		}
-	}
-	return n
 }
