@@ -195,7 +195,7 @@ func (u *Upgrader) handOverTakeover(ctx context.Context, c *wire.Conn, raw net.C
 	}
 	wd := startWatchdog(ctx, raw, nil)
 	pid, uerr := u.handOver(c, draining, reporter{})
-	cause := wd.finish(ctx)
+	cause := wd.finish()
 	if uerr == nil {
 		return pid, nil
 	}

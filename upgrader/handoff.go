@@ -135,10 +135,6 @@ func (u *Upgrader) sendSet(c *wire.Conn) (int, error) {
 // Ready finishes it.
 func (u *Upgrader) receive(c *wire.Conn) error {
 	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid}); err != nil {
-		var ae *wire.AbortError
-		if rerr := c.Expect(wire.TypeHello, nil); errors.As(rerr, &ae) {
-			return ae // it said why before it hung up
-		}
 		return fmt.Errorf("upgrader: hello to previous generation: %w", err)
 	}
 	var hello wire.Hello
@@ -235,15 +231,10 @@ func startWatchdog(ctx context.Context, raw net.Conn, exited <-chan error) *watc
 	return w
 }
 
-// finish stops the watchdog and returns why it fired, if it did. When the
-// conversation's own deadline (the same instant as ctx's) fired first, the
-// cause is still ctx's: "not ready in time" says more than "i/o timeout".
-func (w *watchdog) finish(ctx context.Context) error {
+// finish stops the watchdog and returns why it fired, if it did.
+func (w *watchdog) finish() error {
 	close(w.stop)
 	<-w.done
-	if w.cause == nil && ctx.Err() != nil {
-		return ctxCause(ctx)
-	}
 	return w.cause
 }
 

@@ -34,7 +34,7 @@ func (u *Upgrader) spawn(ctx context.Context, draining []Peer, report reporter) 
 	}
 	wd := startWatchdog(ctx, raw, exited)
 	_, uerr := u.handOver(c, draining, report)
-	cause := wd.finish(ctx)
+	cause := wd.finish()
 	if uerr == nil {
 		c.SetTimeout(0)
 		return pid, c, nil
