@@ -3,8 +3,10 @@
 //
 // A Set opens a socket by name, or reuses the one it inherited under that
 // name (from the previous process or from systemd socket activation).
-// Export hands out dups of everything for a handoff; CloseUnclaimed drops
-// what the new process did not ask for; Close releases the rest.
+// Lend passes the members' own descriptors to a send function for a
+// handoff (Export hands out dups instead, for callers that keep them);
+// CloseUnclaimed drops what the new process did not ask for; Close
+// releases the rest.
 //
 // # Who owns which descriptor
 //
@@ -13,7 +15,8 @@
 // closing a listener from Listen stops this process accepting on it, but
 // the member, and every other process's copy of the socket, stay open.
 // Inherit takes ownership of the descriptors it is given, even on error;
-// Export gives the caller new ones. Descriptors are read through
+// Export gives the caller new ones; Lend only lends the Set's own, for the
+// duration of its send function. Descriptors are read through
 // SyscallConn().Control and never through Fd or File, which would switch
 // the shared socket to blocking mode under the other process's feet.
 //
@@ -28,7 +31,7 @@
 //
 // On Unix systems descriptors can be exported and inherited. Elsewhere
 // (Windows, Plan 9, WebAssembly) Listen, ListenPacket and File open plain
-// sockets and files, Export and Inherit return ErrNotSupported, and
+// sockets and files, Export, Lend and Inherit return ErrNotSupported, and
 // InheritSystemd finds nothing.
 //
 // The package has no process logic and no wire format: the upgrader

@@ -3,6 +3,7 @@ package upgrader
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
@@ -201,10 +202,6 @@ func pidsOf(ps []Peer) []int {
 }
 
 func oneLine(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\n' {
-			return s[:i]
-		}
-	}
-	return s
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
@@ -84,13 +85,24 @@ func describe(p wire.Progress) string {
 }
 
 // waitOld waits for the old process to hang up, which it does when it has
-// drained and stopped.
+// drained and stopped. The upgrade has succeeded either way: what this
+// prints is news about the old process, not a verdict.
 func waitOld(c *wire.Conn, pid int, wait time.Duration, stdout io.Writer) {
 	c.SetDeadline(time.Now().Add(wait))
 	_, err := c.Recv()
-	if errors.Is(err, wire.ErrClosed) {
+	switch {
+	case errors.Is(err, wire.ErrClosed):
 		fmt.Fprintf(stdout, "old pid %d exited\n", pid)
-		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		fmt.Fprintf(stdout, "old pid %d still draining after %v\n", pid, wait)
+	default:
+		fmt.Fprintf(stdout, "lost track of old pid %d while it drains: %v\n", pid, errString(err))
 	}
-	fmt.Fprintf(stdout, "old pid %d still draining after %v\n", pid, wait)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "it sent an unexpected message"
+	}
+	return err.Error()
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/upgrader"
 )
 
 // Exit is how and when a child ended.
@@ -178,12 +180,9 @@ func GroupMembers(pgid int) []int {
 	return pids
 }
 
-// ReadPID reads a pid file; ok is false while it is missing or partial.
+// ReadPID reads a pid file as upgrader.ReadPIDFile does; ok is false while
+// it is missing or partial, which pollers expect.
 func ReadPID(path string) (pid int, ok bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, false
-	}
-	pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid, err == nil && pid > 0
+	pid, err := upgrader.ReadPIDFile(path)
+	return pid, err == nil
 }
