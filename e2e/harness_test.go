@@ -323,8 +323,6 @@ func tail(b []byte, lines int) string {
 	return strings.Join(all, "\n")
 }
 
-func containsLine(log, substr string) bool { return strings.Contains(log, substr) }
-
 func procLines(path string) []string {
 	b, err := os.ReadFile(path)
 	if err != nil {

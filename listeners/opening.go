@@ -1,6 +1,9 @@
 package listeners
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // unreserve ends the reservation of name that a fresh bind or open held,
 // waking the requests for the same name that wait for it.
@@ -27,4 +30,13 @@ func callOpen(req request, open func() (*os.File, error)) (*os.File, error) {
 		return nil, req.errorf("open returned neither a file nor an error")
 	}
 	return f, nil
+}
+
+// releaseAll releases every member of ms and joins their errors.
+func releaseAll[M interface{ release(bool) error }](ms []M, unlink bool) error {
+	var errs []error
+	for _, m := range ms {
+		errs = append(errs, m.release(unlink))
+	}
+	return errors.Join(errs...)
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
+	"slices"
 )
 
 // member is one socket or file of the set. Without descriptor passing
@@ -158,14 +160,10 @@ func (s *Set) close(unlink bool) error {
 		return ErrClosed
 	}
 	s.closed = true
-	ms := s.claimed
+	ms := slices.Collect(maps.Values(s.claimed))
 	s.claimed = nil
 	s.mu.Unlock()
-	var errs []error
-	for _, m := range ms {
-		errs = append(errs, m.release(unlink))
-	}
-	return errors.Join(errs...)
+	return releaseAll(ms, unlink)
 }
 
 // release closes m (the caller may have closed it already, which is fine)

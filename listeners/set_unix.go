@@ -330,11 +330,7 @@ func (s *Set) close(unlink bool) error {
 	ms := slices.Concat(slices.Collect(maps.Values(s.claimed)), slices.Collect(maps.Values(s.unclaimed)))
 	s.claimed, s.unclaimed = nil, nil
 	s.mu.Unlock()
-	var errs []error
-	for _, m := range ms {
-		errs = append(errs, m.release(unlink))
-	}
-	return errors.Join(errs...)
+	return releaseAll(ms, unlink)
 }
 
 // release closes m's fd and, with unlink, first removes its socket file.
