@@ -16,15 +16,21 @@ import (
 // would interleave in no useful order.)
 //
 // Conn owns the socket and every fd it has received but not yet handed to
-// the caller; Close closes all of them.
+// the caller; Close closes all of them. It never holds more than one
+// batch's fds: descriptors that arrive anywhere but at the start of a
+// batch that RecvFiles is waiting for end the connection at once.
 type Conn struct {
-	uc  *net.UnixConn
-	fds fdQueue // received fds that no frame has claimed yet
+	uc      *net.UnixConn
+	pending pendingFDs // fds of the frame being read
 
-	rmu  sync.Mutex // held by the receiver; guards the fields below
-	fr   *frameReader
-	oob  []byte
-	rerr error // a read error that left the stream out of step for good
+	rmu       sync.Mutex // held by the receiver; guards the fields below
+	fr        *frameReader
+	oob       []byte
+	rerr      error // a read error that left the stream out of step for good
+	wantFDs   bool  // RecvFiles is waiting for a batch
+	senders   bool  // SO_PASSCRED is on: reads carry the writer's credentials
+	frameFrom Cred  // the writer of the frame being read
+	lastFrom  Cred  // the writer of the last whole frame
 
 	wmu sync.Mutex // held by the sender, so frames never interleave
 
@@ -45,6 +51,16 @@ func NewConn(c *net.UnixConn) *Conn {
 	}
 	conn.fr = newFrameReader(sockReader{conn})
 	return conn
+}
+
+// SetMaxFrameSize lowers the largest frame body this side accepts (from
+// MaxFrameSize), for servers whose peers only ever send small requests:
+// it bounds what one connection can make this side buffer. Call it before
+// the first Recv.
+func (c *Conn) SetMaxFrameSize(n int) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.fr.limit = min(max(n, 0), MaxFrameSize)
 }
 
 // SetTimeout sets the deadline of each later read and write (DefaultTimeout
@@ -185,11 +201,11 @@ func abortError(m Msg) *AbortError {
 
 // recvPlain reads a frame that must come without fds.
 func (c *Conn) recvPlain() (Msg, error) {
-	m, fds, err := c.recv()
+	m, fds, err := c.recv(false)
 	if err != nil {
 		return Msg{}, err
 	}
-	if len(fds) > 0 {
+	if len(fds) > 0 { // admitFDs refuses them first; this is the backstop
 		closeFDs(fds)
 		return Msg{}, strayFDs(m.Type, len(fds))
 	}
@@ -205,10 +221,12 @@ func strayFDs(t Type, n int) error {
 }
 
 // recv reads one frame and takes the fds that came with it, which the
-// caller then owns.
-func (c *Conn) recv() (Msg, []int, error) {
+// caller then owns. Only when batch is set may fds come at all.
+func (c *Conn) recv(batch bool) (Msg, []int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	c.wantFDs = batch
+	defer func() { c.wantFDs = false }()
 	if c.rerr != nil {
 		return Msg{}, nil, fmt.Errorf("stream unusable after an earlier error: %w", c.rerr)
 	}
@@ -220,31 +238,88 @@ func (c *Conn) recv() (Msg, []int, error) {
 		c.readFailed(err)
 		return Msg{}, nil, err
 	}
-	return m, c.fds.take(c.fr.consumed(), m.Type == TypeBatch), nil
+	c.lastFrom = c.frameFrom
+	return m, c.pending.take(), nil
 }
 
 // readFailed makes a read error final, unless it was a deadline: then the
 // frameReader still holds any partial frame and the stream is in step.
+// A peer speaking another version is told so before the stream is given up.
 func (c *Conn) readFailed(err error) {
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return
 	}
 	c.rerr = err
-	c.fds.drop()
+	c.pending.drop()
+	if _, ok := errors.AsType[*VersionError](err); ok {
+		c.abort(err)
+	}
 }
 
-// sockReader feeds a Conn's frameReader from the socket and queues every
-// fd that arrives, tagged with the stream bytes of the read that brought
-// it. It runs with rmu held.
+// sockReader feeds a Conn's frameReader from the socket. It runs with rmu
+// held, and enforces where descriptors may arrive: only on the first read
+// of a frame, only while RecvFiles waits for a batch, and at most one
+// batch's worth (the out-of-band buffer holds no more).
 type sockReader struct{ c *Conn }
 
 func (s sockReader) Read(p []byte) (int, error) {
-	start := s.c.fr.off
-	n, fds, err := readMsg(s.c.uc, p, s.c.oob)
+	c := s.c
+	start := c.fr.pos() == 0
+	n, fds, from, err := readMsg(c.uc, p, c.oob)
 	if len(fds) > 0 {
-		s.c.fds.add(fdGroup{start: start, end: start + int64(n), fds: fds})
+		if ferr := c.admitFDs(fds, start); ferr != nil {
+			return n, ferr
+		}
+	}
+	if c.senders && n > 0 {
+		if start {
+			c.frameFrom = from
+		} else if from != c.frameFrom {
+			return n, fmt.Errorf("%w: one frame written by two processes (pids %d and %d)",
+				ErrMalformed, c.frameFrom.PID, from.PID)
+		}
 	}
 	return n, err
+}
+
+// admitFDs queues fds that a read brought, or closes them and says why
+// they were not wanted.
+func (c *Conn) admitFDs(fds []int, start bool) error {
+	switch {
+	case !c.wantFDs:
+		closeFDs(fds)
+		return fmt.Errorf("%w: %d fds arrived while no batch was expected (fds closed)", ErrUnexpected, len(fds))
+	case !start || !c.pending.empty():
+		closeFDs(fds)
+		return fmt.Errorf("%d fds arrived inside a frame, not at its start (fds closed): %w", len(fds), ErrFDMismatch)
+	}
+	c.pending.set(fds)
+	return nil
+}
+
+// TrackSenders makes every later frame carry the credentials of the process
+// that wrote it, as the kernel vouches for them (SO_PASSCRED), so that
+// LastSender can tell who is really speaking; SO_PEERCRED only says who
+// created the socket's far end, which for a listening socket handed on
+// between processes is the process that first listened. Call it before
+// the peer writes. Platforms without it return an error wrapping
+// errors.ErrUnsupported.
+func (c *Conn) TrackSenders() error {
+	if err := withFD(c.uc, passCred); err != nil {
+		return fmt.Errorf("wire: track senders: %w", err)
+	}
+	c.rmu.Lock()
+	c.senders = true
+	c.rmu.Unlock()
+	return nil
+}
+
+// LastSender reports who wrote the last frame received; ok is false unless
+// TrackSenders is on.
+func (c *Conn) LastSender() (cred Cred, ok bool) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.lastFrom, c.senders && c.lastFrom.PID > 0
 }
 
 // PeerCred reports who is at the other end: the credentials the peer had
@@ -263,7 +338,7 @@ func (c *Conn) PeerCred() (Cred, error) {
 // which then return an error.
 func (c *Conn) Close() error {
 	err := c.uc.Close()
-	c.fds.close()
+	c.pending.close()
 	if err != nil {
 		return fmt.Errorf("wire: close: %w", err)
 	}

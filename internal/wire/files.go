@@ -198,7 +198,7 @@ func (c *Conn) recvBatch(r *fileRecv) error {
 }
 
 func (c *Conn) recvBatchFrame(r *fileRecv) error {
-	m, fds, err := c.recv()
+	m, fds, err := c.recv(true)
 	if err != nil {
 		return err
 	}
@@ -251,7 +251,7 @@ func (r *fileRecv) check(b Batch, nfds int) error {
 // unless the peer gave up first or cannot hear any more.
 func (c *Conn) filesFailed(r *fileRecv, err error) error {
 	closeFDs(r.fds)
-	c.fds.drop()
+	c.pending.drop()
 	if ae, ok := errors.AsType[*AbortError](err); ok {
 		return ae
 	}

@@ -197,7 +197,7 @@ func takeBatch(peer *Conn) error {
 	if err := peer.Expect(TypeManifest, nil); err != nil {
 		return err
 	}
-	m, fds, err := peer.recv()
+	m, fds, err := peer.recv(true)
 	closeFDs(fds)
 	if err == nil && m.Type != TypeBatch {
 		err = fmt.Errorf("got %s; want batch", m.Type)

@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -15,12 +14,9 @@ import (
 const headerLen = 8
 
 const (
-	// minBufSize is the read buffer's first size; a batch of 252 short
-	// entries fits in about 16 KiB.
+	// minBufSize is the first size of a frame body's buffer; it grows
+	// toward the announced length only as data arrives.
 	minBufSize = 16 << 10
-	// keepBufSize is the most buffer an idle frameReader keeps, so that one
-	// large frame does not pin a megabyte for the life of the connection.
-	keepBufSize = 64 << 10
 	// maxEmptyReads guards against an io.Reader that returns 0, nil forever.
 	maxEmptyReads = 100
 )
@@ -47,15 +43,17 @@ func encodeFrame(t Type, v any) ([]byte, error) {
 	return append(frame, body...), nil
 }
 
-func tooLarge(t Type, n int) error {
+func tooLarge(t Type, n int) error { return tooLargeLimit(t, uint64(n), MaxFrameSize) }
+
+func tooLargeLimit(t Type, n uint64, limit int) error {
 	return fmt.Errorf("%s frame body of %d bytes exceeds limit of %d: %w",
-		t, n, MaxFrameSize, ErrFrameTooLarge)
+		t, n, limit, ErrFrameTooLarge)
 }
 
 // parseHeader checks a frame header and returns the type and body length.
 // The version is checked before the type so that a newer peer is told
 // apart from garbage.
-func parseHeader(h []byte) (Type, int, error) {
+func parseHeader(h []byte, limit int) (Type, int, error) {
 	if h[0] != 'H' || h[1] != 'O' {
 		return 0, 0, fmt.Errorf("%w: bad magic %q, want \"HO\"", ErrMalformed, h[:2])
 	}
@@ -67,28 +65,44 @@ func parseHeader(h []byte) (Type, int, error) {
 		return 0, 0, fmt.Errorf("%w: unknown frame type %s", ErrMalformed, t)
 	}
 	n := binary.BigEndian.Uint32(h[4:headerLen])
-	if n > MaxFrameSize {
-		// Compare as uint32: on 32-bit platforms int(n) could be negative.
-		return 0, 0, tooLarge(t, int(min(n, 1<<31-1)))
+	if uint64(n) > uint64(limit) {
+		// Compare as uint64: on 32-bit platforms int(n) could be negative.
+		return 0, 0, tooLargeLimit(t, uint64(n), limit)
 	}
 	return t, int(n), nil
 }
 
 // frameReader cuts frames out of a byte stream. It needs no socket, so the
-// fuzzer drives it directly; a Conn feeds it from the socket. A stream may
-// split a frame over many reads or join several frames in one, so bytes
-// wait in buf until a whole frame is there.
+// fuzzer drives it directly; a Conn feeds it from the socket.
+//
+// It never reads past the frame it is cutting: the header first, then
+// exactly the body it announces. On a Unix stream socket each read then
+// returns bytes of one frame only, so the descriptors that come with a
+// read belong to the frame being read, and a Conn can refuse them at once
+// anywhere but at the start of a batch.
 type frameReader struct {
-	r          io.Reader
-	buf        []byte // buf[head:tail] holds bytes read but not yet cut
-	head, tail int
-	off        int64 // stream offset of buf[tail]: bytes read in all
+	r     io.Reader
+	limit int // the largest body accepted
+
+	hdr   [headerLen]byte
+	nhdr  int // header bytes read of the current frame
+	typ   Type
+	size  int    // the body length the header announced
+	body  []byte // body[:nbody] has been read
+	nbody int
+	off   int64 // stream bytes read in all
 }
 
-func newFrameReader(r io.Reader) *frameReader { return &frameReader{r: r} }
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: r, limit: MaxFrameSize}
+}
 
-// consumed is the stream offset just past the last frame cut.
-func (fr *frameReader) consumed() int64 { return fr.off - int64(fr.tail-fr.head) }
+// consumed is the stream offset just past the last byte read.
+func (fr *frameReader) consumed() int64 { return fr.off }
+
+// pos is how far into the current frame the reader is: 0 means the next
+// read starts a frame.
+func (fr *frameReader) pos() int { return fr.nhdr + fr.nbody }
 
 // next returns the next frame. A read error (a deadline, say) leaves every
 // byte read so far in place, so next may be called again; a framing error
@@ -96,11 +110,14 @@ func (fr *frameReader) consumed() int64 { return fr.off - int64(fr.tail-fr.head)
 func (fr *frameReader) next() (Msg, error) {
 	empty := 0
 	for {
-		m, need, err := fr.cut()
-		if err != nil || need == 0 {
-			return m, err
+		done, err := fr.step()
+		if err != nil || done {
+			if done {
+				return fr.take(), nil
+			}
+			return Msg{}, err
 		}
-		n, err := fr.fill(need)
+		n, err := fr.fill()
 		switch {
 		case errors.Is(err, io.EOF) && n > 0:
 			continue // the bytes may complete a frame; EOF comes again
@@ -118,70 +135,74 @@ func (fr *frameReader) next() (Msg, error) {
 	}
 }
 
-// cut takes one whole frame off the buffer. If there is none yet it
-// returns how many buffered bytes the next frame needs.
-func (fr *frameReader) cut() (Msg, int, error) {
-	b := fr.buf[fr.head:fr.tail]
-	if len(b) < headerLen {
-		return Msg{}, headerLen, nil
+// step parses the header once it is whole and reports whether the frame
+// is complete.
+func (fr *frameReader) step() (bool, error) {
+	if fr.nhdr < headerLen {
+		return false, nil
 	}
-	t, n, err := parseHeader(b)
-	if err != nil {
-		return Msg{}, 0, err
+	if fr.body == nil {
+		t, n, err := parseHeader(fr.hdr[:], fr.limit)
+		if err != nil {
+			return false, err
+		}
+		fr.typ, fr.size = t, n
+		fr.body = make([]byte, min(n, minBufSize))
 	}
-	if len(b) < headerLen+n {
-		return Msg{}, headerLen + n, nil
-	}
-	m := Msg{Type: t, Body: bytes.Clone(b[headerLen : headerLen+n])}
-	fr.head += headerLen + n
-	if fr.head == fr.tail && len(fr.buf) > keepBufSize {
-		fr.buf, fr.head, fr.tail = nil, 0, 0
-	}
-	return m, 0, nil
+	return fr.nbody == fr.size, nil
 }
 
-// fill reads once from the stream, toward a frame of need bytes.
-func (fr *frameReader) fill(need int) (int, error) {
-	fr.makeRoom(need)
-	n, err := fr.r.Read(fr.buf[fr.tail:])
-	fr.tail += n
+// fill reads once from the stream, never past the current frame.
+func (fr *frameReader) fill() (int, error) {
+	if fr.nhdr < headerLen {
+		n, err := fr.r.Read(fr.hdr[fr.nhdr:])
+		fr.nhdr += n
+		fr.off += int64(n)
+		return n, err
+	}
+	fr.makeRoom()
+	n, err := fr.r.Read(fr.body[fr.nbody:min(len(fr.body), fr.size)])
+	fr.nbody += n
 	fr.off += int64(n)
 	return n, err
 }
 
-// makeRoom makes space to read into. It grows the buffer toward need only
-// as data arrives, so a peer that merely announces a large frame does not
-// make us allocate it.
-func (fr *frameReader) makeRoom(need int) {
-	if fr.head == fr.tail {
-		fr.head, fr.tail = 0, 0
-	}
-	if fr.tail < len(fr.buf) {
+// makeRoom grows the body buffer toward the announced size only as data
+// arrives, so a peer that merely announces a large frame does not make us
+// allocate it.
+func (fr *frameReader) makeRoom() {
+	if fr.nbody < len(fr.body) {
 		return
 	}
-	have := fr.tail - fr.head
-	if fr.head > 0 {
-		copy(fr.buf, fr.buf[fr.head:fr.tail])
-		fr.head, fr.tail = 0, have
-		return
-	}
-	// The buffer is full of one incomplete frame, so need > len(fr.buf).
-	grown := make([]byte, min(max(2*len(fr.buf), minBufSize), max(need, minBufSize)))
-	copy(grown, fr.buf[:have])
-	fr.buf = grown
+	grown := make([]byte, min(2*len(fr.body), fr.size))
+	copy(grown, fr.body[:fr.nbody])
+	fr.body = grown
+}
+
+// take hands out the completed frame and resets for the next one.
+func (fr *frameReader) take() Msg {
+	m := Msg{Type: fr.typ, Body: fr.body[:fr.size:fr.size]}
+	fr.nhdr, fr.body, fr.nbody, fr.size = 0, nil, 0, 0
+	return m
 }
 
 // eofError describes where in a frame the stream ended.
 func (fr *frameReader) eofError() error {
-	have := fr.buf[fr.head:fr.tail]
 	switch {
-	case len(have) == 0:
-		return fmt.Errorf("%w: %w", ErrClosed, io.EOF)
-	case len(have) < headerLen:
+	case fr.pos() == 0:
+		return cleanClose{}
+	case fr.nhdr < headerLen:
 		return fmt.Errorf("%w: got %d of %d header bytes: %w",
-			ErrClosed, len(have), headerLen, io.ErrUnexpectedEOF)
+			ErrClosed, fr.nhdr, headerLen, io.ErrUnexpectedEOF)
 	}
-	t, n, _ := parseHeader(have) // cut already accepted this header
 	return fmt.Errorf("%w: got %d of %d bytes of a %s frame: %w",
-		ErrClosed, len(have), headerLen+n, t, io.ErrUnexpectedEOF)
+		ErrClosed, headerLen+fr.nbody, headerLen+fr.size, fr.typ, io.ErrUnexpectedEOF)
 }
+
+// cleanClose is a hang-up between frames: it is ErrClosed and io.EOF, and
+// says so once.
+type cleanClose struct{}
+
+func (cleanClose) Error() string { return ErrClosed.Error() }
+
+func (cleanClose) Is(target error) bool { return target == ErrClosed || target == io.EOF }

@@ -15,7 +15,13 @@ var errNoControl = fmt.Errorf("control connections on %s: %w", runtime.GOOS, err
 
 func oobSize() int { return 0 }
 
-func readMsg(*net.UnixConn, []byte, []byte) (int, []int, error) { return 0, nil, errNoControl }
+func readMsg(*net.UnixConn, []byte, []byte) (int, []int, Cred, error) {
+	return 0, nil, Cred{}, errNoControl
+}
+
+func withFD(*net.UnixConn, func(int) error) error { return errNoControl }
+
+func passCred(int) error { return errNoControl }
 
 func writeMsg(*net.UnixConn, []byte, []int) error { return errNoControl }
 

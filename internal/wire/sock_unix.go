@@ -14,43 +14,48 @@ import (
 // than MaxFDsPerMessage is caught by the count checks, not by truncation.
 const maxFDsPerRead = 253
 
-func oobSize() int { return unix.CmsgSpace(maxFDsPerRead * 4) }
+func oobSize() int { return unix.CmsgSpace(maxFDsPerRead*4) + credSpace() }
 
 // readMsg reads stream bytes into p and returns the fds that came with
-// them. The net package asks for MSG_CMSG_CLOEXEC where the kernel has it
-// and sets close-on-exec itself elsewhere.
-func readMsg(uc *net.UnixConn, p, oob []byte) (int, []int, error) {
+// them, and the writer's credentials where SO_PASSCRED asked for them. The
+// net package asks for MSG_CMSG_CLOEXEC where the kernel has it and sets
+// close-on-exec itself elsewhere.
+func readMsg(uc *net.UnixConn, p, oob []byte) (int, []int, Cred, error) {
 	n, oobn, flags, _, err := uc.ReadMsgUnix(p, oob)
 	// On error recvmsg's -1 can come through as a count.
 	n, oobn = max(n, 0), max(oobn, 0)
-	fds, perr := parseRights(oob[:oobn])
+	fds, from, perr := parseControl(oob[:oobn])
 	if flags&unix.MSG_CTRUNC != 0 {
 		closeFDs(fds)
-		return n, nil, fmt.Errorf("%d bytes of control data filled the %d-byte buffer: %w",
+		return n, nil, Cred{}, fmt.Errorf("%d bytes of control data filled the %d-byte buffer: %w",
 			oobn, len(oob), ErrTruncated)
 	}
 	if perr != nil {
 		closeFDs(fds)
-		return n, nil, perr
+		return n, nil, Cred{}, perr
 	}
-	return n, fds, err
+	return n, fds, from, err
 }
 
-// parseRights returns the fds of every SCM_RIGHTS message in oob. On a
-// parse error it still returns the fds found before it, for closing.
-func parseRights(oob []byte) ([]int, error) {
+// parseControl returns the fds of every SCM_RIGHTS message in oob and the
+// credentials of an SCM_CREDENTIALS one. On a parse error it still returns
+// the fds found before it, for closing.
+func parseControl(oob []byte) ([]int, Cred, error) {
 	var fds []int
+	var from Cred
 	for len(oob) > 0 {
 		hdr, data, rest, err := unix.ParseOneSocketControlMessage(oob)
 		if err != nil {
-			return fds, fmt.Errorf("%w: parse control message: %w", ErrMalformed, err)
+			return fds, from, fmt.Errorf("%w: parse control message: %w", ErrMalformed, err)
 		}
 		if hdr.Level == unix.SOL_SOCKET && hdr.Type == unix.SCM_RIGHTS {
 			fds = appendRights(fds, hdr, data)
+		} else if c, ok := parseCred(hdr, data); ok {
+			from = c
 		}
 		oob = rest
 	}
-	return fds, nil
+	return fds, from, nil
 }
 
 func appendRights(fds []int, hdr unix.Cmsghdr, data []byte) []int {

@@ -142,15 +142,17 @@ type Result struct {
 }
 
 // Errors a caller can branch on. Errors returned by this package wrap one
-// of these (or an error from the net or os packages) with what was wrong.
+// of these (or an error from the net or os packages) with what was wrong;
+// the texts carry no package prefix because every operation adds "wire:"
+// and its name once.
 var (
-	ErrFrameTooLarge = errors.New("wire: frame too large")
-	ErrMalformed     = errors.New("wire: malformed frame")
-	ErrUnexpected    = errors.New("wire: unexpected message")
-	ErrTooManyFDs    = errors.New("wire: too many fds")
-	ErrFDMismatch    = errors.New("wire: fd count mismatch")
-	ErrTruncated     = errors.New("wire: control message truncated (MSG_CTRUNC)")
-	ErrClosed        = errors.New("wire: connection closed by peer")
+	ErrFrameTooLarge = errors.New("frame too large")
+	ErrMalformed     = errors.New("malformed frame")
+	ErrUnexpected    = errors.New("unexpected message")
+	ErrTooManyFDs    = errors.New("too many fds")
+	ErrFDMismatch    = errors.New("fd count mismatch")
+	ErrTruncated     = errors.New("control message truncated (MSG_CTRUNC)")
+	ErrClosed        = errors.New("connection closed by peer")
 )
 
 // VersionError is returned when the peer's frame has another version.
@@ -159,7 +161,7 @@ type VersionError struct {
 }
 
 func (e *VersionError) Error() string {
-	return fmt.Sprintf("wire: peer speaks protocol version %d; this side speaks %d", e.Got, e.Want)
+	return fmt.Sprintf("peer speaks protocol version %d; this side speaks %d", e.Got, e.Want)
 }
 
 // AbortError is returned by Expect and RecvFiles when the peer sent Abort.
@@ -167,7 +169,7 @@ type AbortError struct {
 	Reason string
 }
 
-func (e *AbortError) Error() string { return "wire: peer aborted: " + e.Reason }
+func (e *AbortError) Error() string { return "peer aborted: " + e.Reason }
 
 // Msg is one received frame.
 type Msg struct {
