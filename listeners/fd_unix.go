@@ -49,20 +49,35 @@ func closeFDs(fds []int) {
 	}
 }
 
-// removeSocketFile unlinks path if it is still a socket file. Anything
-// else found there (a file someone put in its place) is left alone.
-func removeSocketFile(path string) error {
+// sockFile identifies a socket file by device and inode, so that the Set
+// removes only a file it bound or checked itself, never one that has taken
+// its place since: a later server's socket, or whatever a swapped
+// directory or symlink now leads to.
+type sockFile struct {
+	dev, ino uint64
+	ok       bool
+}
+
+// statSocketFile identifies the socket file at path; ok is false when
+// there is none (abstract names, nothing there, not a socket).
+func statSocketFile(path string) sockFile {
 	if path == "" || isAbstract(path) {
+		return sockFile{}
+	}
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return sockFile{}
+	}
+	return sockFile{dev: uint64(st.Dev), ino: uint64(st.Ino), ok: true}
+}
+
+// removeSocketFile unlinks path if it is still the socket file f. Anything
+// else found there is left alone.
+func removeSocketFile(path string, f sockFile) error {
+	if !f.ok {
 		return nil
 	}
-	fi, err := os.Lstat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if fi.Mode()&fs.ModeSocket == 0 {
+	if now := statSocketFile(path); now != f {
 		return nil
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -61,6 +61,9 @@ func inspect(e Entry, fd int) (*member, error) {
 		err = si.check(e.Network)
 	}
 	if err == nil {
+		err = si.checkBound(e)
+	}
+	if err == nil {
 		if _, cerr := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); cerr != nil {
 			err = fmt.Errorf("set close-on-exec: %w", cerr)
 		}
@@ -68,7 +71,9 @@ func inspect(e Entry, fd int) (*member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listeners: inherit %q (fd %d): %w", e.Name, fd, err)
 	}
-	return &member{Entry: e, fd: fd, sock: si, inherited: true}, nil
+	// The socket is bound where its entry says; the file found at that path
+	// now is the one this process may remove when it is the last owner.
+	return &member{Entry: e, fd: fd, sock: si, file: statSocketFile(si.unixPath()), inherited: true}, nil
 }
 
 func (s *Set) addInherited(ms []*member) error {
@@ -92,4 +97,24 @@ func (s *Set) addInherited(ms []*member) error {
 
 func isKnownNetwork(network string) bool {
 	return network == networkFile || isStreamNetwork(network) || isPacketNetwork(network)
+}
+
+// checkBound checks that a socket is bound where its entry says, so that
+// a peer cannot pass a socket off under another address (and have this
+// process serve it, or remove another socket's file as its own).
+func (si sockInfo) checkBound(e Entry) error {
+	if e.Network == networkFile {
+		return nil
+	}
+	if e.Addr == "" {
+		return fmt.Errorf("entry gives no address for %s", si)
+	}
+	want, err := resolveTarget(request{op: "inherit", name: e.Name, network: e.Network, addr: e.Addr})
+	if err != nil {
+		return err
+	}
+	if !want.matches(si.local, true) {
+		return fmt.Errorf("claimed to be bound to %s, got %s", e.Addr, si)
+	}
+	return nil
 }

@@ -104,7 +104,7 @@ func TestInheritRejectsLies(t *testing.T) {
 		},
 		{
 			name:    "name given twice",
-			entries: []Entry{{"http", "tcp", ":80"}, {"http", "tcp", ":81"}}, fds: []fdMaker{tcp, tcp},
+			entries: []Entry{{"http", "tcp", "127.0.0.1:0"}, {"http", "tcp", "127.0.0.1:0"}}, fds: []fdMaker{tcp, tcp},
 			want: []string{`name "http" given twice`},
 		},
 		{
@@ -114,8 +114,23 @@ func TestInheritRejectsLies(t *testing.T) {
 		},
 		{
 			name:    "a lie after a good entry",
-			entries: []Entry{{"good", "tcp", ":80"}, {"bad", "udp", ":53"}}, fds: []fdMaker{tcp, devNull},
+			entries: []Entry{{"good", "tcp", "127.0.0.1:0"}, {"bad", "udp", ":53"}}, fds: []fdMaker{tcp, devNull},
 			want: []string{`inherit "bad"`, "claimed udp"},
+		},
+		{
+			name:    "listener claimed at another port",
+			entries: []Entry{{"http", "tcp", "127.0.0.1:80"}}, fds: []fdMaker{tcp},
+			want: []string{`inherit "http"`, "claimed to be bound to 127.0.0.1:80", "an IPv4 stream socket bound to 127.0.0.1:"},
+		},
+		{
+			name:    "listener claimed at another address",
+			entries: []Entry{{"http", "tcp", "127.0.0.2:0"}}, fds: []fdMaker{tcp},
+			want: []string{`inherit "http"`, "claimed to be bound to 127.0.0.2:0"},
+		},
+		{
+			name:    "listener with no address",
+			entries: []Entry{{"http", "tcp", ""}}, fds: []fdMaker{tcp},
+			want: []string{`inherit "http"`, "entry gives no address"},
 		},
 	}
 	for _, tt := range tests {
@@ -144,7 +159,7 @@ func TestInheritSameFDTwice(t *testing.T) {
 	checkFDs(t)
 	fd := bound("tcp", "127.0.0.1:0")(t)
 	s := newSet(t)
-	err := s.Inherit([]Entry{{"a", "tcp", ":80"}, {"b", "tcp", ":80"}}, []int{fd, fd})
+	err := s.Inherit([]Entry{{"a", "tcp", "127.0.0.1:0"}, {"b", "tcp", "127.0.0.1:0"}}, []int{fd, fd})
 	wantErrContains(t, err, fmt.Sprintf("fd %d given twice", fd))
 	if isOpen(fd) {
 		t.Errorf("fd %d: open after a failed Inherit; want closed", fd)

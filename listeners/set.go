@@ -158,6 +158,10 @@ func (s *Set) Lend(send func(entries []Entry, fds []int) error) error { return s
 // them any more.
 func (s *Set) CloseUnclaimed() error { return s.closeUnclaimed() }
 
+// Inherited reports whether the member named name came from the previous
+// process or from systemd, rather than being bound or opened here.
+func (s *Set) Inherited(name string) bool { return s.isInherited(name) }
+
 // List describes every member, sorted by name.
 func (s *Set) List() []Info { return s.list() }
 

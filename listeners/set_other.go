@@ -136,6 +136,8 @@ func (s *Set) closeUnclaimed() error {
 	return nil // nothing is ever inherited here
 }
 
+func (s *Set) isInherited(string) bool { return false } // nothing is ever inherited here
+
 func (s *Set) len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

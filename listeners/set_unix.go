@@ -22,6 +22,7 @@ type member struct {
 	Entry
 	fd        int
 	sock      sockInfo // what fd is; the zero value for files
+	file      sockFile // the socket file this process may remove
 	inherited bool
 }
 
@@ -200,9 +201,11 @@ func (s *Set) adopt(req request, c any) error {
 		unix.Close(fd)
 		return req.wrap(err)
 	}
+	// Just bound by this process: the file at the bound path is its own.
+	file := statSocketFile(si.unixPath())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.addLocked(req, &member{Entry: req.entry(), fd: fd, sock: si})
+	err = s.addLocked(req, &member{Entry: req.entry(), fd: fd, sock: si, file: file})
 	if err != nil {
 		unix.Close(fd)
 	}
@@ -225,9 +228,10 @@ func (s *Set) addLocked(req request, m *member) error {
 // discard closes a socket bound for req that the Set could not keep, and
 // removes the socket file it created.
 func discard(req request, c io.Closer) {
+	file := statSocketFile(req.addr) // the one bind just made
 	c.Close()
 	if isUnixNetwork(req.network) {
-		removeSocketFile(req.addr)
+		removeSocketFile(req.addr, file)
 	}
 }
 
@@ -337,7 +341,7 @@ func (s *Set) close(unlink bool) error {
 func (m *member) release(unlink bool) error {
 	var errs []error
 	if unlink && isUnixNetwork(m.Network) {
-		if err := removeSocketFile(m.sock.unixPath()); err != nil {
+		if err := removeSocketFile(m.sock.unixPath(), m.file); err != nil {
 			errs = append(errs, fmt.Errorf("listeners: unlink %q: %w", m.Name, err))
 		}
 	}
@@ -345,6 +349,16 @@ func (m *member) release(unlink bool) error {
 		errs = append(errs, fmt.Errorf("listeners: close %q (fd %d): %w", m.Name, m.fd, err))
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Set) isInherited(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.claimed[name]
+	if !ok {
+		m, ok = s.unclaimed[name]
+	}
+	return ok && m.inherited
 }
 
 func (s *Set) len() int {

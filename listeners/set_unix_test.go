@@ -396,6 +396,26 @@ func TestCloseUnclaimedUnlinksSocketFiles(t *testing.T) {
 	}
 }
 
+// A socket file that another server put in place of ours (it removed
+// ours and bound its own, or a directory on the path was swapped) is not
+// ours to remove.
+func TestReplacedSocketFileIsNotRemoved(t *testing.T) {
+	checkFDs(t)
+	path := filepath.Join(shortDir(t), "s")
+	s := newSet(t)
+	open(t, s, "api", "unix", path).conn.Close()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	other := New()
+	t.Cleanup(func() { other.Close(true) })
+	open(t, other, "other", "unix", path).conn.Close()
+	if err := s.Close(true); err != nil {
+		t.Fatalf("Close(true): %v", err)
+	}
+	wantSocketFile(t, path, true)
+}
+
 func wantSocketFile(t *testing.T, path string, want bool) {
 	t.Helper()
 	fi, err := os.Lstat(path)
