@@ -278,6 +278,21 @@ func (d *demoProc) log() string {
 	return string(b)
 }
 
+// fdList lists pid's open fds and what each refers to, for failures.
+func fdList(pid int) string {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		target, _ := os.Readlink(dir + "/" + e.Name())
+		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), target)
+	}
+	return b.String()
+}
+
 // fdCount counts pid's open fds.
 func fdCount(pid int) int {
 	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")

@@ -83,7 +83,10 @@ func quietFDs(t *testing.T, pid, want int) int {
 		return stable >= 20
 	})
 	if err != nil {
-		t.Fatalf("pid %d open fds: got %d; want %d", pid, got, want)
+		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, fdList(pid))
+	}
+	if want < 0 {
+		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, fdList(pid))
 	}
 	return got
 }

@@ -5,25 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// Control operations a client may request on the control socket.
+// Limits of the control socket, which any process of the service's user
+// (or root) may dial.
 const (
-	OpStatus   = "status"
-	OpUpgrade  = "upgrade"
-	OpTakeover = "takeover"
+	// maxControlConns bounds the control connections served at once; more
+	// are turned away with a reason.
+	maxControlConns = 16
+	// controlFrameLimit bounds what a control client may make the server
+	// buffer: requests, hellos and acks are a few bytes each.
+	controlFrameLimit = 16 << 10
+	// requestTimeout bounds how long a client may take to say what it
+	// wants, and a takeover to say hello: neither holds an upgrade slot
+	// until it has.
+	requestTimeout = 5 * time.Second
+	// maxAcceptBackoff caps the pause after a failed accept (out of fds,
+	// say): the loop keeps trying until the socket is closed on purpose.
+	maxAcceptBackoff = time.Second
 )
 
 // controlServer answers on the control socket. Its methods are nil-safe:
 // without Options.ControlPath there is none.
 type controlServer struct {
-	u  *Upgrader
-	ln net.Listener
+	u     *Upgrader
+	ln    net.Listener
+	slots chan struct{} // one per connection being served
 
 	mu     sync.Mutex
 	conns  map[*wire.Conn]struct{} // open requests and lingering upgrade clients
@@ -31,28 +42,66 @@ type controlServer struct {
 }
 
 // openControl binds (or claims the inherited) control socket at path. It
-// accepts nothing until serve is called: a client that dials before then
-// waits in the backlog.
+// accepts nothing until start: a client that dials before then waits in
+// the backlog. Only a socket this process bound gets its mode set.
 func (u *Upgrader) openControl(path string) (*controlServer, error) {
 	ln, err := u.set.Listen(controlName, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("upgrader: control socket: %w", err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("upgrader: control socket: %w", err)
+	if !u.set.Inherited(controlName) {
+		if err := restrictSocketFile(path); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("upgrader: control socket %s: %w", path, err)
+		}
 	}
-	return &controlServer{u: u, ln: ln, conns: map[*wire.Conn]struct{}{}}, nil
+	return &controlServer{u: u, ln: ln, slots: make(chan struct{}, maxControlConns),
+		conns: map[*wire.Conn]struct{}{}}, nil
 }
 
+func (cs *controlServer) start() {
+	if cs != nil {
+		go cs.serve()
+	}
+}
+
+// serve accepts until the listener is closed on purpose. Any other accept
+// error (EMFILE when the process is out of fds, ECONNABORTED...) is
+// retried with a growing pause, as net/http does: the control socket is
+// how an operator recovers a struggling server, so it must outlive that.
 func (cs *controlServer) serve() {
+	var pause time.Duration
 	for {
 		raw, err := cs.ln.Accept()
-		if err != nil {
-			return // closed at handover or stop
+		if errors.Is(err, net.ErrClosed) {
+			return
 		}
-		go cs.handle(raw.(*net.UnixConn))
+		if err != nil {
+			pause = min(max(2*pause, 5*time.Millisecond), maxAcceptBackoff)
+			cs.u.log.Warn("control socket: accept failed; retrying", "err", err, "retry_in", pause)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
+		select {
+		case cs.slots <- struct{}{}:
+			go func() {
+				defer func() { <-cs.slots }()
+				cs.handle(raw.(*net.UnixConn))
+			}()
+		default:
+			cs.turnAway(raw.(*net.UnixConn))
+		}
 	}
+}
+
+// turnAway tells a client over the limit why, without reading from it.
+func (cs *controlServer) turnAway(raw *net.UnixConn) {
+	c := wire.NewConn(raw)
+	c.SetTimeout(100 * time.Millisecond)
+	c.Send(wire.TypeAbort, wire.Abort{Reason: fmt.Sprintf("busy: %d control connections already open", maxControlConns)})
+	c.Close()
+	cs.u.log.Warn("control connection turned away", "limit", maxControlConns)
 }
 
 // closeListener stops taking new control connections; requests already
@@ -89,6 +138,13 @@ func (cs *controlServer) track(c *wire.Conn) bool {
 	return true
 }
 
+// untrack forgets c without closing it: its new owner closes it.
+func (cs *controlServer) untrack(c *wire.Conn) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	delete(cs.conns, c)
+}
+
 func (cs *controlServer) release(c *wire.Conn) {
 	cs.mu.Lock()
 	_, mine := cs.conns[c]
@@ -101,53 +157,51 @@ func (cs *controlServer) release(c *wire.Conn) {
 
 func (cs *controlServer) handle(raw *net.UnixConn) {
 	c := wire.NewConn(raw)
+	c.SetMaxFrameSize(controlFrameLimit)
 	if !cs.track(c) {
 		c.Close()
 		return
 	}
-	linger := false
+	keep := false
 	defer func() {
-		if !linger {
+		if !keep {
 			cs.release(c)
 		}
 	}()
-	if err := cs.authorize(c); err != nil {
-		cs.u.log.Warn("control connection refused", "err", err)
-		refuse(c, err.Error())
+	if err := checkPeerUser(c, "control client"); err != nil {
+		cred, _ := c.PeerCred()
+		cs.u.log.Warn("control connection refused", "peer_pid", cred.PID, "peer_uid", cred.UID, "err", err)
+		// Not a byte is read from a refused peer: it hears why and is gone.
+		c.SetTimeout(100 * time.Millisecond)
+		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
 		return
 	}
+	c.SetTimeout(requestTimeout)
 	var req wire.Request
 	if err := c.Expect(wire.TypeRequest, &req); err != nil {
 		cs.u.log.Warn("bad control request", "err", err)
 		return
 	}
-	switch req.Op {
-	case OpStatus:
-		c.Send(wire.TypeStatus, cs.u.Status())
-	case OpUpgrade:
-		linger = cs.upgrade(c)
-	case OpTakeover:
-		linger = cs.takeover(c, raw)
-	default:
-		c.Send(wire.TypeResult, wire.Result{Error: fmt.Sprintf("unknown request %q (want %s, %s or %s)",
-			req.Op, OpStatus, OpUpgrade, OpTakeover)})
-	}
+	keep = cs.dispatch(c, req)
 }
 
-// authorize admits the same uid as this process, and root.
-func (cs *controlServer) authorize(c *wire.Conn) error {
-	cred, err := c.PeerCred()
-	if errors.Is(err, errors.ErrUnsupported) {
-		return nil // the socket file's mode 0600 is the only guard here
+// dispatch answers one request and reports whether c must stay open.
+func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
+	switch req.Op {
+	case wire.OpStatus:
+		if err := c.Send(wire.TypeStatus, cs.u.statusPage(req.From)); err != nil {
+			cs.u.log.Warn("status reply not sent", "err", err)
+		}
+		return false
+	case wire.OpUpgrade:
+		return cs.upgrade(c)
+	case wire.OpTakeover:
+		cs.takeover(c)
+		return false
 	}
-	if err != nil {
-		return fmt.Errorf("peer credentials: %w", err)
-	}
-	if uid := os.Getuid(); cred.UID != uid && cred.UID != 0 {
-		return fmt.Errorf("permission denied: peer pid %d runs as uid %d; only uid %d or root may control this process",
-			cred.PID, cred.UID, uid)
-	}
-	return nil
+	c.Send(wire.TypeResult, wire.Result{Code: wire.CodeFailed, Error: fmt.Sprintf(
+		"unknown request %q (want %s, %s or %s)", req.Op, wire.OpStatus, wire.OpUpgrade, wire.OpTakeover)})
+	return false
 }
 
 // upgrade runs an upgrade for a client, streaming progress. On success the
@@ -164,61 +218,29 @@ func (cs *controlServer) upgrade(c *wire.Conn) bool {
 }
 
 // takeover hands the set to the process at the other end of c, which
-// someone else started. Like a child, it must be ready in time.
-func (cs *controlServer) takeover(c *wire.Conn, raw *net.UnixConn) bool {
+// someone else started. It must say hello within requestTimeout, before
+// it holds the one upgrade slot; then, like a child, be ready in time.
+// The connection passes to the handoff, which keeps it on success.
+func (cs *controlServer) takeover(c *wire.Conn) {
 	u := cs.u
-	ctx, cancel := context.WithTimeout(context.Background(), u.opts.UpgradeTimeout)
-	defer cancel()
-	draining, err := u.begin("takeover", cancel)
-	if err != nil {
-		refuse(c, "takeover refused: "+err.Error())
-		return false
-	}
-	pid, err := u.handOverTakeover(ctx, c, raw, draining)
-	if err != nil {
-		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
-		u.do(func(s *state) { s.endUpgrade(u, pid, nil, err) })
-		return false
-	}
-	// The new process holds the other end: it learns we are gone when
-	// this connection closes, which release does at Stop.
-	u.do(func(s *state) {
-		s.endUpgrade(u, pid, nil, nil)
-		s.closeExit(u)
-	})
-	return true
-}
-
-func (u *Upgrader) handOverTakeover(ctx context.Context, c *wire.Conn, raw net.Conn, draining []Peer) (int, error) {
-	if d, ok := ctx.Deadline(); ok {
-		c.SetDeadline(d.Add(backstop))
-	}
-	wd := startWatchdog(ctx, raw, nil)
-	pid, uerr := u.handOver(c, draining, reporter{})
-	cause := wd.finish()
-	if uerr == nil {
-		return pid, nil
-	}
-	if cause != nil {
-		uerr.Err = cause
-	}
-	return pid, uerr
-}
-
-// lingerAfterAbort bounds how long refuse waits for the peer to hang up.
-const lingerAfterAbort = time.Second
-
-// refuse sends an Abort with reason, then reads until the peer hangs up
-// (briefly): closing at once could make the peer's next write fail with
-// EPIPE before it ever reads the reason.
-func refuse(c *wire.Conn, reason string) {
-	if c.Send(wire.TypeAbort, wire.Abort{Reason: reason}) != nil {
+	var hello wire.Hello
+	if err := c.Expect(wire.TypeHello, &hello); err != nil {
+		u.log.Warn("takeover refused: no hello", "err", err)
 		return
 	}
-	c.SetDeadline(time.Now().Add(lingerAfterAbort))
-	for {
-		if _, err := c.Recv(); err != nil {
-			return
-		}
+	cred, err := c.PeerCred()
+	pid := cred.PID
+	if err != nil || pid <= 0 {
+		pid = hello.PID // the platform does not say; only used to report
+	}
+	cs.untrack(c)
+	arrive := func(context.Context) (*nextGen, error) {
+		return &nextGen{conn: c, pid: pid, hello: &hello}, nil
+	}
+	_, err = u.handOff(context.Background(), "takeover", arrive, reporter{})
+	if _, ran := errors.AsType[*UpgradeError](err); err != nil && !ran {
+		// Refused before it began; a handoff that ran has told the peer.
+		c.Send(wire.TypeAbort, wire.Abort{Reason: "takeover refused: " + err.Error()})
+		c.Close()
 	}
 }

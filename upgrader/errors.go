@@ -3,6 +3,8 @@ package upgrader
 import (
 	"errors"
 	"fmt"
+
+	"github.com/handoff-go/handoff/internal/wire"
 )
 
 // Errors a caller can branch on.
@@ -21,7 +23,30 @@ var (
 	ErrNotSupported = errors.New("upgrader: upgrades are not supported on this platform")
 	// ErrAlreadyReady: Ready was called twice.
 	ErrAlreadyReady = errors.New("upgrader: Ready already called")
+	// ErrPIDFile: Ready could not write the pid file. This process serves
+	// all the same; only the file is missing or stale.
+	ErrPIDFile = errors.New("upgrader: serving, but the pid file was not written")
 )
+
+// resultCode is the protocol's name for why a request failed.
+func resultCode(err error) string {
+	for _, c := range [...]struct {
+		err  error
+		code string
+	}{
+		{ErrStopped, wire.CodeStopping},
+		{ErrUpgradeInProgress, wire.CodeInProgress},
+		{ErrHandedOver, wire.CodeHandedOver},
+		{ErrNotReady, wire.CodeNotReady},
+		{ErrTooManyDraining, wire.CodeTooManyDraining},
+		{ErrNotSupported, wire.CodeUnsupported},
+	} {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return wire.CodeFailed
+}
 
 // UpgradeError reports a failed upgrade: the step that failed, the pid of
 // the new process if one was started, and the cause.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/handoff-go/handoff/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,7 @@ func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
 		cmd.Env = os.Environ()
 	}
 	fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes fd 3+i
-	cmd.Env = append(withoutEnv(cmd.Env, EnvFD), EnvFD+"="+strconv.Itoa(fd))
+	cmd.Env = append(withoutEnv(cmd.Env, wire.EnvFD), wire.EnvFD+"="+strconv.Itoa(fd))
 	if err := cmd.Start(); err != nil {
 		return nil, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
@@ -64,21 +65,21 @@ func unixConn(f *os.File) (*net.UnixConn, error) {
 // HANDOFF_FD; found is false when there is none. The variable is unset so
 // that our own children never see it.
 func inheritedConn() (c *net.UnixConn, found bool, err error) {
-	v, ok := os.LookupEnv(EnvFD)
+	v, ok := os.LookupEnv(wire.EnvFD)
 	if !ok {
 		return nil, false, nil
 	}
-	os.Unsetenv(EnvFD)
+	os.Unsetenv(wire.EnvFD)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 3 {
-		return nil, true, fmt.Errorf("upgrader: %s=%q is not an inherited fd number", EnvFD, v)
+		return nil, true, fmt.Errorf("upgrader: %s=%q is not an inherited fd number", wire.EnvFD, v)
 	}
 	f := os.NewFile(uintptr(fd), "handoff-child")
 	defer f.Close()
 	unix.CloseOnExec(fd)
 	c, err = unixConn(f)
 	if err != nil {
-		return nil, true, fmt.Errorf("upgrader: %s=%d: %w", EnvFD, fd, err)
+		return nil, true, fmt.Errorf("upgrader: %s=%d: %w", wire.EnvFD, fd, err)
 	}
 	return c, true, nil
 }

@@ -8,9 +8,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/listeners"
 )
 
@@ -19,10 +19,6 @@ const (
 	DefaultUpgradeTimeout = 30 * time.Second
 	DefaultMaxDraining    = 3
 )
-
-// EnvFD names the environment variable that tells a child which of its fds
-// is its end of the control socketpair.
-const EnvFD = "HANDOFF_FD"
 
 // controlName is the set member that holds the control socket, so that it
 // is handed on like any listener and never goes away during an upgrade.
@@ -65,21 +61,20 @@ const (
 // Upgrader manages the lifecycle of one process generation. Create it with
 // New; it is safe for concurrent use.
 type Upgrader struct {
-	opts        Options
-	log         *slog.Logger
-	set         *listeners.Set
-	exe         string
-	pid         int
-	mode        Mode
-	gen         uint64
-	parent      *wire.Conn // the previous generation; nil in cold mode
-	parentHello wire.Hello
-	inherited   int // members received from the previous generation or systemd
+	opts      Options
+	log       *slog.Logger
+	set       *listeners.Set
+	exe       string
+	pid       int
+	self      Peer // this generation
+	mode      Mode
+	prev      *prevGen       // the previous generation; nil after a cold start
+	inherited int            // members received from the previous generation or systemd
+	ctl       *controlServer // nil without Options.ControlPath
+	exit      chan struct{}  // closed when this process must stop serving
 
-	exit  chan struct{} // closed when this process must stop serving
-	calls chan func(*state)
-	done  chan struct{} // closed when the state loop has ended
-	st    *state        // owned by the loop goroutine
+	mu sync.Mutex
+	lc lifecycle // guarded by mu
 }
 
 // New prepares this process's generation. It inherits the listener set
@@ -88,34 +83,33 @@ type Upgrader struct {
 // The caller must call Ready once it serves, and Stop when it is done.
 func New(opts Options) (*Upgrader, error) {
 	opts = withDefaults(opts)
+	if err := checkControlPath(opts.ControlPath); err != nil {
+		return nil, err
+	}
 	exe, err := os.Executable()
 	if err != nil && opts.Command == nil {
 		return nil, fmt.Errorf("upgrader: find own executable: %w", err)
 	}
-	u := &Upgrader{
-		opts:  opts,
-		log:   opts.Logger,
-		set:   listeners.New(),
-		exe:   exe,
-		pid:   os.Getpid(),
-		gen:   1,
-		exit:  make(chan struct{}),
-		calls: make(chan func(*state)),
-		done:  make(chan struct{}),
-	}
+	u := &Upgrader{opts: opts, log: opts.Logger, set: listeners.New(), exe: exe, pid: os.Getpid(),
+		exit: make(chan struct{})}
+	u.self, _ = observe(u.pid)
+	u.self.PID, u.self.Generation = u.pid, 1
 	if err := u.inherit(); err != nil {
 		u.set.Close(false)
 		return nil, err
 	}
-	u.log = u.log.With("pid", u.pid, "generation", u.gen)
-	u.st = u.initialState()
+	u.log = u.log.With("pid", u.pid, "generation", u.self.Generation)
+	u.lc = lifecycle{state: StateStarting, owner: u.mode == ModeCold}
+	if u.prev != nil {
+		u.lc.draining = u.prev.draining
+	}
 	if opts.ControlPath != "" {
-		if u.st.ctl, err = u.openControl(opts.ControlPath); err != nil {
-			u.closeInherited()
+		if u.ctl, err = u.openControl(opts.ControlPath); err != nil {
+			u.prev.close()
+			u.set.Close(false)
 			return nil, err
 		}
 	}
-	go u.loop()
 	u.log.Info("upgrader started", "mode", u.mode, "inherited", u.inherited)
 	return u, nil
 }
@@ -162,61 +156,40 @@ func (u *Upgrader) Mode() Mode { return u.mode }
 
 // Generation is 1 for a cold start and one more than the previous
 // generation's after a handoff.
-func (u *Upgrader) Generation() uint64 { return u.gen }
+func (u *Upgrader) Generation() uint64 { return u.self.Generation }
 
 // Exit is closed when this process must stop serving: it has handed its
 // sockets to the next generation, or Stop was called. Close the listeners,
 // finish what is in flight, then return from main.
 func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 
-// do runs f on the loop goroutine and waits for it. It reports ErrStopped
-// once the loop has ended.
-func (u *Upgrader) do(f func(*state)) error {
-	ran := make(chan struct{})
-	select {
-	case u.calls <- func(s *state) { f(s); close(ran) }:
-		<-ran
-		return nil
-	case <-u.done:
-		return ErrStopped
-	}
-}
-
-func (u *Upgrader) loop() {
-	defer close(u.done)
-	for f := range u.calls {
-		f(u.st)
-		if u.st.phase == phaseStopped {
-			return
-		}
-	}
-}
-
 // Ready says this process serves. It finishes the handoff from the previous
 // generation (which then stops accepting and drains), closes inherited
 // sockets nobody claimed, starts the control socket, and only then writes
 // the pid file and notifies systemd. If the previous generation refuses
 // (it timed out waiting), Ready returns the reason and this process should
-// drain what it accepted and exit (Exit is closed). An error writing the
-// pid file is returned too, but by then this process owns the set and
-// serves: it must carry on.
+// drain what it accepted and exit (Exit is closed). An error wrapping
+// ErrPIDFile means the pid file could not be written: by then this
+// process owns the set and serves, and must carry on.
 func (u *Upgrader) Ready() error {
-	var err error
-	if e := u.do(func(s *state) { err = s.beginReady() }); e != nil {
-		return e
-	}
-	if err != nil {
+	if err := u.beginReady(); err != nil {
 		return err
 	}
-	err = u.takeOwnership()
-	serving := false
-	u.do(func(s *state) { serving = s.endReady(u, err) })
+	err := u.takeOwnership()
+	u.mu.Lock()
+	serving := u.endReadyLocked(err)
+	u.mu.Unlock()
 	switch {
 	case err != nil:
 		return err
 	case !serving: // Stop came first: nothing to announce
 		return ErrStopped
 	}
+	if u.prev != nil {
+		go u.watchParent()
+	}
+	u.ctl.start()
+	u.log.Info("ready", "mode", u.mode, "listeners", u.set.Len())
 	return u.announce()
 }
 
@@ -235,25 +208,31 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 // are removed and systemd is told STOPPING. Call it after draining; it is
 // safe to call more than once.
 func (u *Upgrader) Stop() {
-	var running chan struct{}
-	u.do(func(s *state) {
-		s.stopping = true
-		if s.cancel != nil {
-			s.cancel()
-			running = s.upgradeDone
-		}
-	})
+	u.mu.Lock()
+	u.lc.stopping = true
+	running := u.lc.upgradeDone
+	if u.lc.cancel != nil {
+		u.lc.cancel()
+	}
+	u.mu.Unlock()
 	if running != nil {
 		<-running // the upgrade must not hand over a set we are closing
 	}
-	u.do(func(s *state) { s.stop(u) })
-}
-
-// closeInherited undoes New after a failure: the previous generation (if
-// any) still owns the set, so nothing is unlinked.
-func (u *Upgrader) closeInherited() {
-	if u.parent != nil {
-		u.parent.Close()
+	u.mu.Lock()
+	next, final, already := u.stopLocked()
+	u.mu.Unlock()
+	if already {
+		return
 	}
-	u.set.Close(false)
+	u.ctl.close()
+	if next != nil {
+		next.Close()
+	}
+	u.prev.close()
+	u.set.Close(final)
+	if final {
+		notify("STOPPING=1")
+		removePIDFile(u.opts.PIDFile, u.pid)
+	}
+	u.log.Info("stopped", "final", final)
 }

@@ -5,6 +5,7 @@ package upgrader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
@@ -26,12 +28,15 @@ func checkLeaks(t *testing.T) {
 	fds, gs := openFDs(t), runtime.NumGoroutine()
 	t.Cleanup(func() {
 		var gotFDs, gotGs int
-		err := poll(5*time.Second, func() bool {
+		err := testutil.Poll(5*time.Second, func() error {
 			gotFDs, gotGs = openFDs(t), runtime.NumGoroutine()
-			return gotFDs <= fds && gotGs <= gs
+			if gotFDs > fds || gotGs > gs {
+				return fmt.Errorf("leak: fds %d -> %d, goroutines %d -> %d", fds, gotFDs, gs, gotGs)
+			}
+			return nil
 		})
 		if err != nil {
-			t.Errorf("leak: fds %d -> %d, goroutines %d -> %d", fds, gotFDs, gs, gotGs)
+			t.Error(err)
 		}
 	})
 }
@@ -42,17 +47,6 @@ func openFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(ents)
-}
-
-func poll(within time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return errors.New("condition not met within " + within.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return nil
 }
 
 // shortDir returns a temporary directory with a path short enough for Unix
@@ -94,8 +88,14 @@ func serving(t *testing.T, opts Options) (*Upgrader, string) {
 func reapAtCleanup(t *testing.T, pid int) {
 	t.Cleanup(func() {
 		syscall.Kill(pid, syscall.SIGKILL)
-		if err := poll(5*time.Second, func() bool { return !processAlive(pid) }); err != nil {
-			t.Errorf("helper pid %d outlived SIGKILL", pid)
+		err := testutil.Poll(5*time.Second, func() error {
+			if (Peer{PID: pid}).alive() {
+				return fmt.Errorf("helper pid %d outlived SIGKILL", pid)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
 		}
 	})
 }
@@ -165,17 +165,21 @@ func TestUpgradeToChild(t *testing.T) {
 	default:
 		t.Fatal("Exit not closed after a successful upgrade")
 	}
-	var got int
-	if err := poll(5*time.Second, func() bool { got, _ = ReadPIDFile(pidFile); return got == child }); err != nil {
-		t.Errorf("pid file: got %d; want the child's %d", got, child)
-	}
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		if got, err := ReadPIDFile(pidFile); got != child {
+			return fmt.Errorf("pid file: got %d (%v); want the child's %d", got, err, child)
+		}
+		return nil
+	})
 	if st := u.Status(); st.State != "draining" {
 		t.Errorf("old state: got %q; want draining", st.State)
 	}
-	var answer string
-	if err := poll(5*time.Second, func() bool { answer = getPID(addr); return answer == strconv.Itoa(child) }); err != nil {
-		t.Fatalf("GET / on the handed-over socket: X-Pid %q; want %d", answer, child)
-	}
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		if answer := getPID(addr); answer != strconv.Itoa(child) {
+			return fmt.Errorf("GET / on the handed-over socket: X-Pid %q; want %d", answer, child)
+		}
+		return nil
+	})
 	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrHandedOver) {
 		t.Errorf("Upgrade after handover: got %v; want ErrHandedOver", err)
 	}
@@ -213,7 +217,7 @@ func TestFailedUpgradesKeepServing(t *testing.T) {
 			if !errors.As(err, &ue) || ue.Step != tc.step || ue.PID == 0 || !tc.want(err) {
 				t.Fatalf("got %v (%#v); want an UpgradeError at step %s with the new pid and the cause", err, ue, tc.step)
 			}
-			if processAlive(ue.PID) {
+			if (Peer{PID: ue.PID}).alive() {
 				t.Errorf("failed child %d still runs", ue.PID)
 			}
 			if st := u.Status(); st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.Error == "" {
@@ -231,9 +235,7 @@ func TestOneUpgradeAtATime(t *testing.T) {
 	u, _ := serving(t, Options{Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	first := make(chan error, 1)
 	go func() { first <- u.Upgrade(context.Background()) }()
-	if err := poll(5*time.Second, func() bool { return u.Status().State == "upgrading" }); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
 	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrUpgradeInProgress) {
 		t.Errorf("second upgrade: got %v; want ErrUpgradeInProgress", err)
 	}
@@ -243,7 +245,7 @@ func TestOneUpgradeAtATime(t *testing.T) {
 	if !errors.As(err, &ue) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("first upgrade after Stop: got %v; want it cancelled", err)
 	}
-	if processAlive(ue.PID) {
+	if (Peer{PID: ue.PID}).alive() {
 		t.Errorf("cancelled child %d still runs", ue.PID)
 	}
 }
@@ -304,9 +306,7 @@ func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
 	control := filepath.Join(shortDir(t), "ctl.sock")
 	old, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	go old.Upgrade(context.Background())
-	if err := poll(5*time.Second, func() bool { return old.Status().State == "upgrading" }); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WaitFor(t, 5*time.Second, stateIs(old, StateUpgrading))
 	_, err := New(Options{ControlPath: control})
 	var ae *wire.AbortError
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "already in progress") {
@@ -342,7 +342,7 @@ func status(t *testing.T, path string) Status {
 	}
 	c := wire.NewConn(raw.(*net.UnixConn))
 	defer c.Close()
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: OpStatus}); err != nil {
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpStatus}); err != nil {
 		t.Fatal(err)
 	}
 	var st Status
@@ -359,20 +359,28 @@ func TestControlUpgradeRefusedGetsResult(t *testing.T) {
 	control := filepath.Join(shortDir(t), "ctl.sock")
 	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	go u.Upgrade(context.Background())
-	if err := poll(5*time.Second, func() bool { return u.Status().State == "upgrading" }); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
 	raw, err := net.Dial("unix", control)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := wire.NewConn(raw.(*net.UnixConn))
 	defer c.Close()
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: OpUpgrade}); err != nil {
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpUpgrade}); err != nil {
 		t.Fatal(err)
 	}
 	var res wire.Result
 	if err := c.Expect(wire.TypeResult, &res); err != nil || res.OK || !strings.Contains(res.Error, "already in progress") {
 		t.Fatalf("got %+v, %v; want a failed Result saying an upgrade is in progress", res, err)
+	}
+}
+
+// stateIs is a condition for testutil.WaitFor: u is in state want.
+func stateIs(u *Upgrader, want State) func() error {
+	return func() error {
+		if got := u.Status().State; got != want {
+			return fmt.Errorf("state %s; want %s", got, want)
+		}
+		return nil
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // dial connects to the control socket at path and sends a request for op,
 // turning the ways that can fail into messages an operator can act on.
-func dial(path, op string) (*wire.Conn, error) {
+func dial(path string, req wire.Request) (*wire.Conn, error) {
 	raw, err := net.DialTimeout("unix", path, 5*time.Second)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -26,9 +26,10 @@ func dial(path, op string) (*wire.Conn, error) {
 		return nil, fmt.Errorf("connect to %s: %w", path, err)
 	}
 	c := wire.NewConn(raw.(*net.UnixConn))
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: op}); err != nil {
+	if err := c.Send(wire.TypeRequest, req); err != nil {
+		err = refusal(c.Refusal(err))
 		c.Close()
-		return nil, fmt.Errorf("send %s request to %s: %w", op, path, err)
+		return nil, fmt.Errorf("send %s request to %s: %w", req.Op, path, err)
 	}
 	return c, nil
 }

@@ -29,9 +29,29 @@ func runStatus(args []string, stdout io.Writer) error {
 	return nil
 }
 
+// maxStatusPages bounds how many pages fetchStatus asks for: a set that
+// keeps changing under it must not keep it asking for ever.
+const maxStatusPages = 1000
+
+// fetchStatus asks for the status page by page: a server with more
+// listeners than fit in one frame sends them in pages.
 func fetchStatus(path string) (upgrader.Status, error) {
+	st, err := fetchStatusPage(path, 0)
+	for page := 1; err == nil && len(st.Listeners) < st.ListenersTotal; page++ {
+		var more upgrader.Status
+		more, err = fetchStatusPage(path, len(st.Listeners))
+		if err == nil && (len(more.Listeners) == 0 || page >= maxStatusPages) {
+			err = fmt.Errorf("status from %s: listed %d of %d listeners, then no more", path,
+				len(st.Listeners), st.ListenersTotal)
+		}
+		st.Listeners = append(st.Listeners, more.Listeners...)
+	}
+	return st, err
+}
+
+func fetchStatusPage(path string, from int) (upgrader.Status, error) {
 	var st upgrader.Status
-	c, err := dial(path, upgrader.OpStatus)
+	c, err := dial(path, wire.Request{Op: wire.OpStatus, From: from})
 	if err != nil {
 		return st, err
 	}

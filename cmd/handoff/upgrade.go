@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/upgrader"
 )
 
 func runUpgrade(args []string, stdout io.Writer) error {
@@ -18,33 +17,47 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	if err := parse(fs, control, args); err != nil {
 		return err
 	}
-	st, err := fetchStatus(*control)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "upgrading pid %d (generation %d)\n", st.PID, st.Generation)
-	c, err := dial(*control, upgrader.OpUpgrade)
+	c, err := dial(*control, wire.Request{Op: wire.OpUpgrade})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(*timeout))
-	res, err := follow(c, stdout)
+	var old wire.Progress // who is upgrading, from the first event
+	res, err := follow(c, stdout, &old)
 	if err != nil {
 		return err
 	}
 	if !res.OK {
-		return fmt.Errorf("upgrade failed; pid %d keeps serving: %s", st.PID, res.Error)
+		return failure(res, old.PID)
 	}
 	fmt.Fprintf(stdout, "upgraded: pid %d serves\n", res.PID)
 	if *wait > 0 {
-		waitOld(c, st.PID, *wait, stdout)
+		waitOld(c, old.PID, *wait, stdout)
 	}
 	return nil
 }
 
-// follow prints progress until the result arrives.
-func follow(c *wire.Conn, stdout io.Writer) (wire.Result, error) {
+// failure says what a refused or failed upgrade means for the server.
+func failure(res wire.Result, oldPID int) error {
+	who := "the server"
+	if oldPID > 0 {
+		who = fmt.Sprintf("pid %d", oldPID)
+	}
+	switch res.Code {
+	case wire.CodeStopping:
+		return fmt.Errorf("upgrade refused: %s is stopping: %s", who, res.Error)
+	case wire.CodeHandedOver:
+		return fmt.Errorf("upgrade refused: %s has already handed over and is draining: %s", who, res.Error)
+	case wire.CodeFailed:
+		return fmt.Errorf("upgrade failed; %s keeps serving: %s", who, res.Error)
+	}
+	return fmt.Errorf("upgrade refused; %s keeps serving: %s", who, res.Error)
+}
+
+// follow prints progress until the result arrives; the first event names
+// the process that upgrades, which it stores in old.
+func follow(c *wire.Conn, stdout io.Writer, old *wire.Progress) (wire.Result, error) {
 	for {
 		m, err := c.Recv()
 		if err != nil {
@@ -55,6 +68,9 @@ func follow(c *wire.Conn, stdout io.Writer) (wire.Result, error) {
 			var p wire.Progress
 			if err := m.Decode(&p); err != nil {
 				return wire.Result{}, err
+			}
+			if p.Event == wire.EventUpgrading {
+				*old = p
 			}
 			fmt.Fprintln(stdout, describe(p))
 		case wire.TypeResult:
@@ -72,13 +88,15 @@ func follow(c *wire.Conn, stdout io.Writer) (wire.Result, error) {
 
 func describe(p wire.Progress) string {
 	switch p.Event {
-	case upgrader.EventStarted:
+	case wire.EventUpgrading:
+		return fmt.Sprintf("upgrading pid %d (%s)", p.PID, p.Detail)
+	case wire.EventStarted:
 		return fmt.Sprintf("new process started: pid %d", p.PID)
-	case upgrader.EventHandedOver:
+	case wire.EventHandedOver:
 		return fmt.Sprintf("handed over %s to pid %d", p.Detail, p.PID)
-	case upgrader.EventReady:
+	case wire.EventReady:
 		return fmt.Sprintf("pid %d is ready", p.PID)
-	case upgrader.EventDraining:
+	case wire.EventDraining:
 		return fmt.Sprintf("pid %d stopped accepting and is draining", p.PID)
 	}
 	return fmt.Sprintf("%s %d %s", p.Event, p.PID, p.Detail)

@@ -322,6 +322,26 @@ func (c *Conn) LastSender() (cred Cred, ok bool) {
 	return c.lastFrom, c.senders && c.lastFrom.PID > 0
 }
 
+// Refusal explains a failed send: a peer that refuses a connection sends
+// an Abort and hangs up without reading, so our write can fail with EPIPE
+// while the reason waits unread. It returns that reason as *AbortError,
+// or err when there is none.
+func (c *Conn) Refusal(err error) error {
+	if !errors.Is(err, ErrClosed) {
+		return err
+	}
+	c.SetDeadline(time.Now().Add(refusalWait))
+	m, rerr := c.recvPlain()
+	if rerr == nil && m.Type == TypeAbort {
+		return abortError(m)
+	}
+	return err
+}
+
+// refusalWait bounds how long Refusal looks for the reason: it is already
+// in the socket when there is one.
+const refusalWait = 500 * time.Millisecond
+
 // PeerCred reports who is at the other end: the credentials the peer had
 // when the connection was made. Platforms without a way to ask return an
 // error wrapping errors.ErrUnsupported.

@@ -70,6 +70,38 @@ func (t Type) String() string {
 // known reports whether t is a type this version can parse.
 func (t Type) known() bool { return t != 0 && t <= maxKnownType }
 
+// EnvFD names the environment variable that tells a child which of its fds
+// is its end of the control socketpair.
+const EnvFD = "HANDOFF_FD"
+
+// Control operations a client may request (Request.Op).
+const (
+	OpStatus   = "status"
+	OpUpgrade  = "upgrade"
+	OpTakeover = "takeover"
+)
+
+// Progress events of an upgrade (Progress.Event), in order.
+const (
+	EventUpgrading  = "upgrading"   // the serving process (PID) began an upgrade
+	EventStarted    = "started"     // the new process (PID) is running
+	EventHandedOver = "handed-over" // every fd has been passed and acked
+	EventReady      = "ready"       // the new process serves
+	EventDraining   = "draining"    // the old process stopped accepting
+)
+
+// Result codes (Result.Code) say why a request failed, for callers that
+// branch on it; Result.Error says it for people.
+const (
+	CodeFailed          = "failed"            // the upgrade was tried and failed
+	CodeInProgress      = "in-progress"       // another upgrade or takeover runs
+	CodeNotReady        = "not-ready"         // the server has not called Ready yet
+	CodeStopping        = "stopping"          // the server is stopping
+	CodeHandedOver      = "handed-over"       // the server has already handed over
+	CodeTooManyDraining = "too-many-draining" // older generations still drain
+	CodeUnsupported     = "unsupported"       // the platform cannot hand over
+)
+
 // Hello opens a conversation in both directions.
 type Hello struct {
 	PID        int    `json:"pid"`
@@ -79,10 +111,13 @@ type Hello struct {
 	Draining []Peer `json:"draining,omitempty"`
 }
 
-// Peer identifies a process of another generation.
+// Peer identifies a process of another generation. Start, when set, is
+// the process's start time as the kernel counts it (Linux: clock ticks
+// since boot), so that a pid the kernel has reused is told apart.
 type Peer struct {
 	PID        int    `json:"pid"`
 	Generation uint64 `json:"generation"`
+	Start      uint64 `json:"start,omitempty"`
 }
 
 // Manifest announces how many fds the sender is about to pass.
@@ -121,10 +156,12 @@ type Abort struct {
 	Reason string `json:"reason"`
 }
 
-// Request asks a control server for something: Op is "status", "upgrade"
-// or "takeover".
+// Request asks a control server for something: Op is one of the Op
+// constants. For OpStatus, From is the index of the first listener to
+// list: a status with more listeners than fit in one frame comes in pages.
 type Request struct {
-	Op string `json:"op"`
+	Op   string `json:"op"`
+	From int    `json:"from,omitempty"`
 }
 
 // Progress reports one step of an upgrade.
@@ -138,6 +175,7 @@ type Progress struct {
 type Result struct {
 	OK    bool   `json:"ok"`
 	PID   int    `json:"pid,omitempty"`
+	Code  string `json:"code,omitempty"` // one of the Code constants when !OK
 	Error string `json:"error,omitempty"`
 }
 

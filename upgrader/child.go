@@ -5,64 +5,31 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// exitGrace is how long a failed handoff waits for the child's exit status
-// when the child hung up, so the error can say how it ended.
-const exitGrace = 500 * time.Millisecond
+// upgrade runs one child-mode upgrade and returns the new pid.
+func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
+	return u.handOff(ctx, "upgrade", u.spawn, report)
+}
 
-// spawn starts the next generation as a child and hands the set over to
-// it. On failure the child is killed and reaped; on success the returned
-// connection stays open until this process stops.
-func (u *Upgrader) spawn(ctx context.Context, draining []Peer, report reporter) (int, *wire.Conn, error) {
+// spawn starts the next generation as a child, with one end of a
+// socketpair inherited as HANDOFF_FD, and watches for its exit.
+func (u *Upgrader) spawn(context.Context) (*nextGen, error) {
 	cmd, raw, err := u.startChild()
 	if err != nil {
-		return 0, nil, &UpgradeError{Step: "start", Err: err}
+		return nil, &UpgradeError{Step: "start", Err: err}
 	}
 	pid := cmd.Process.Pid
 	u.log.Info("new process started", "new_pid", pid)
-	report.send(EventStarted, pid, "")
 	exited := make(chan error, 1)
 	go func() { exited <- exitCause(cmd, cmd.Wait()) }()
-
-	c := wire.NewConn(raw)
-	if d, ok := ctx.Deadline(); ok {
-		c.SetDeadline(d.Add(backstop))
-	}
-	wd := startWatchdog(ctx, raw, exited)
-	_, uerr := u.handOver(c, draining, report)
-	cause := wd.finish()
-	if uerr == nil {
-		c.SetTimeout(0)
-		return pid, c, nil
-	}
-	c.Close()
-	uerr.PID = pid
-	if cause == nil && errors.Is(uerr.Err, wire.ErrClosed) {
-		cause, wd.exited = waitExit(exited, exitGrace)
-	}
-	if cause != nil {
-		uerr.Err = cause
-	}
-	if !wd.exited {
+	kill := func() {
 		cmd.Process.Kill()
 		<-exited
 	}
-	return pid, nil, uerr
-}
-
-func waitExit(exited <-chan error, grace time.Duration) (error, bool) {
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case err := <-exited:
-		return err, true
-	case <-t.C:
-		return nil, false
-	}
+	return &nextGen{conn: wire.NewConn(raw), pid: pid, exited: exited, kill: kill}, nil
 }
 
 func exitCause(cmd *exec.Cmd, err error) error {

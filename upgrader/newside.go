@@ -1,0 +1,258 @@
+package upgrader
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
+)
+
+// prevGen is the generation this process inherited its set from: the
+// connection to it, held until it is gone or this process stops, and who
+// it is, as the kernel (not the peer) says where the platform can.
+type prevGen struct {
+	conn     *wire.Conn
+	peer     Peer
+	draining []Peer // older generations it named, each checked here
+}
+
+func (p *prevGen) close() {
+	if p != nil {
+		p.conn.Close() // safe beside watchParent's own Close
+	}
+}
+
+// inherit finds the previous generation (a parent that passed HANDOFF_FD,
+// or a live process on the control socket) and receives its set; failing
+// both, it takes what systemd socket activation offers.
+func (u *Upgrader) inherit() error {
+	raw, found, err := inheritedConn()
+	if err != nil {
+		return err
+	}
+	if found {
+		u.mode = ModeChild
+		return u.receiveOn(wire.NewConn(raw), "parent")
+	}
+	if u.opts.ControlPath != "" {
+		c, live, err := dialLive(u.opts.ControlPath)
+		if err != nil {
+			return err
+		}
+		if live {
+			u.mode = ModeTakeover
+			return u.takeOver(c)
+		}
+	}
+	u.mode = ModeCold
+	n, err := u.set.InheritSystemd()
+	if err != nil {
+		return fmt.Errorf("upgrader: systemd socket activation: %w", err)
+	}
+	u.inherited = n
+	return nil
+}
+
+// takeOver asks the live process at the control socket for its set, once
+// it has shown that it runs as this process's user (or root): anyone who
+// could create the path first could otherwise pose as our predecessor.
+func (u *Upgrader) takeOver(c *wire.Conn) error {
+	path := u.opts.ControlPath
+	if err := checkPeerUser(c, "the server on "+path); err != nil {
+		c.Close()
+		return fmt.Errorf("upgrader: take over from %s: %w", path, err)
+	}
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpTakeover}); err != nil {
+		c.Close()
+		return fmt.Errorf("upgrader: ask %s for a takeover: %w", path, c.Refusal(err))
+	}
+	if err := u.receiveOn(c, "server on "+path); err != nil {
+		return fmt.Errorf("upgrader: take over from %s: %w", path, err)
+	}
+	return nil
+}
+
+// receiveOn runs the new side of the protocol up to the inherited set;
+// Ready finishes it. It closes c on failure.
+func (u *Upgrader) receiveOn(c *wire.Conn, who string) error {
+	if err := u.receive(c, who); err != nil {
+		c.Close()
+		return err
+	}
+	return nil
+}
+
+func (u *Upgrader) receive(c *wire.Conn, who string) error {
+	// Before the peer writes: its hello then says who really wrote it.
+	senders := c.TrackSenders() == nil
+	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid}); err != nil {
+		return fmt.Errorf("upgrader: hello to the %s: %w", who, c.Refusal(err))
+	}
+	var hello wire.Hello
+	if err := c.Expect(wire.TypeHello, &hello); err != nil {
+		return fmt.Errorf("upgrader: hello from the %s: %w", who, err)
+	}
+	peer, err := identify(c, hello, senders)
+	if err != nil {
+		return fmt.Errorf("upgrader: the %s: %w", who, err)
+	}
+	entries, fds, err := c.RecvFiles()
+	if err != nil {
+		return fmt.Errorf("upgrader: receive listeners from pid %d: %w", peer.PID, err)
+	}
+	if err := u.set.Inherit(fromWireEntries(entries), fds); err != nil {
+		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
+		return fmt.Errorf("upgrader: inherit listeners from pid %d: %w", peer.PID, err)
+	}
+	draining, dropped := checkDeclared(hello.Draining)
+	if len(dropped) > 0 {
+		u.log.Warn("ignoring draining generations that are gone or not ours", "pids", dropped)
+	}
+	u.self.Generation = peer.Generation + 1
+	u.inherited = len(fds)
+	u.prev = &prevGen{conn: c, peer: peer, draining: draining}
+	return nil
+}
+
+// identify says who the previous generation is. The kernel names the
+// process that wrote its hello where it can (Linux); elsewhere the pid it
+// declared must at least run as our user. Its start time is read here.
+func identify(c *wire.Conn, hello wire.Hello, senders bool) (Peer, error) {
+	pid := hello.PID
+	if cred, ok := c.LastSender(); senders && ok {
+		if err := checkUID(cred.UID); err != nil {
+			return Peer{}, fmt.Errorf("pid %d: %w", cred.PID, err)
+		}
+		pid = cred.PID
+	}
+	if hello.Generation == math.MaxUint64 {
+		return Peer{}, fmt.Errorf("%w: generation %d cannot be followed", wire.ErrMalformed, hello.Generation)
+	}
+	p, ok := observe(pid)
+	if !ok {
+		return Peer{}, fmt.Errorf("pid %d is not a running process of this user", pid)
+	}
+	p.Generation = hello.Generation
+	return p, nil
+}
+
+// checkPeerUser admits a peer that runs as this process's user or root.
+// Platforms that cannot tell rely on the socket's directory and mode.
+func checkPeerUser(c *wire.Conn, who string) error {
+	cred, err := c.PeerCred()
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkUID(cred.UID); err != nil {
+		return fmt.Errorf("%s: %w", who, err)
+	}
+	return nil
+}
+
+func checkUID(uid int) error {
+	if me := os.Geteuid(); uid != me && uid != 0 {
+		return fmt.Errorf("permission denied: runs as uid %d; only uid %d or root may be trusted", uid, me)
+	}
+	return nil
+}
+
+// dialLive connects to the control socket at path. live is false when
+// nobody is there: no file, or a stale file nobody answers on (listeners
+// replaces that when the control socket is bound).
+func dialLive(path string) (c *wire.Conn, live bool, err error) {
+	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	switch {
+	case err == nil:
+		return wire.NewConn(conn.(*net.UnixConn)), true, nil
+	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("upgrader: dial control socket %s: %w", path, err)
+}
+
+// parentGoneGrace bounds how long Ready waits to see the previous
+// generation gone when its connection broke before ReadyAck.
+const parentGoneGrace = 2 * time.Second
+
+// takeOwnership tells the previous generation (if any) that this one
+// serves and waits for its ReadyAck; then the set is ours to settle. A
+// previous generation that died before acknowledging (its connection
+// closed without a word, and the process is gone) cannot serve any more:
+// this process then owns the set and serves, rather than leave nobody.
+func (u *Upgrader) takeOwnership() error {
+	if p := u.prev; p != nil {
+		err := p.conn.Send(wire.TypeReady, wire.Ready{PID: u.pid})
+		if err == nil {
+			err = p.conn.Expect(wire.TypeReadyAck, &struct{}{})
+		}
+		if err != nil && !u.prevDied(err) {
+			return fmt.Errorf("upgrader: pid %d did not accept our Ready: %w", p.peer.PID, err)
+		}
+	}
+	if err := u.set.CloseUnclaimed(); err != nil {
+		u.log.Warn("close unclaimed listeners", "err", err)
+	}
+	return nil
+}
+
+// prevDied reports whether err means the previous generation died (rather
+// than refused us) and it is gone for good.
+func (u *Upgrader) prevDied(err error) bool {
+	if _, refused := errors.AsType[*wire.AbortError](err); refused || !errors.Is(err, wire.ErrClosed) {
+		return false
+	}
+	p := u.prev.peer
+	for deadline := time.Now().Add(parentGoneGrace); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !p.alive() {
+			u.log.Warn("previous generation died before acknowledging Ready; this one serves", "old_pid", p.PID)
+			return true
+		}
+	}
+	return false
+}
+
+// watchParent waits for the previous generation to go (its end of the
+// connection closes when it exits) and forgets it.
+func (u *Upgrader) watchParent() {
+	p := u.prev
+	p.conn.SetTimeout(0)
+	_, err := p.conn.Recv()
+	p.conn.Close()
+	u.log.Info("previous generation gone", "old_pid", p.peer.PID, "how", hangUp(err))
+	u.mu.Lock()
+	u.dropDrainingLocked(p.peer)
+	u.mu.Unlock()
+}
+
+// announce publishes that this process serves: the pid file, and READY=1
+// on a cold start (after a handoff the old process sends MAINPID instead).
+// It runs only once this process accepts upgrades, so that whoever acts on
+// the pid file (kill -HUP $(cat pidfile)) never meets one that refuses.
+func (u *Upgrader) announce() error {
+	if u.prev == nil {
+		notify("READY=1")
+	}
+	if err := writePIDFile(u.opts.PIDFile, u.pid); err != nil {
+		return fmt.Errorf("%w: %w", ErrPIDFile, err)
+	}
+	return nil
+}
+
+// hangUp says how a connection ended, for the log.
+func hangUp(err error) string {
+	switch {
+	case err == nil:
+		return "it sent an unexpected message"
+	case errors.Is(err, wire.ErrClosed):
+		return "closed"
+	}
+	return err.Error()
+}
