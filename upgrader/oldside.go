@@ -15,7 +15,7 @@ import (
 // socket (a takeover). From the hello on, both are handled alike.
 type nextGen struct {
 	conn  *wire.Conn // closed by the watchdog to cut a blocked conversation short
-	pid   int      // from the kernel: the child's pid, or the dialer's credentials
+	pid   int        // from the kernel: the child's pid, or the dialer's credentials
 	hello *wire.Hello
 
 	// A child's exit status, and how to end it; both nil for a takeover.

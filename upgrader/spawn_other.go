@@ -12,4 +12,3 @@ func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
 }
 
 func inheritedConn() (*net.UnixConn, bool, error) { return nil, false, nil }
-
