@@ -36,6 +36,10 @@ func helperMain(mode string) int {
 	case "exit":
 		fmt.Fprintln(os.Stderr, "helper: exiting before ready, as told")
 		return 3
+	case "olddies":
+		return oldDiesMain()
+	case "fakeserver":
+		return fakeServerMain()
 	case "badproto":
 		f := os.NewFile(3, "x") // the socketpair end, by the convention of these tests
 		f.Write([]byte("this is not the protocol"))

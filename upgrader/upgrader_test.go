@@ -36,9 +36,20 @@ func checkLeaks(t *testing.T) {
 			return nil
 		})
 		if err != nil {
-			t.Error(err)
+			t.Errorf("%v; open fds:\n%s", err, fdList())
 		}
 	})
+}
+
+// fdList lists this process's open fds and what each refers to.
+func fdList() string {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var b strings.Builder
+	for _, e := range ents {
+		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), target)
+	}
+	return b.String()
 }
 
 func openFDs(t *testing.T) int {
