@@ -4,17 +4,8 @@
 // only once the next one says it is ready.
 //
 // A server creates one Upgrader with New, opens its listeners through it,
-// calls Ready once it serves, and drains when Exit is closed:
-//
-//	u, err := upgrader.New(upgrader.Options{PIDFile: "/run/app.pid"})
-//	if err != nil { ... }
-//	defer u.Stop()
-//	ln, err := u.Listen("http", "tcp", ":8080")
-//	if err != nil { ... }
-//	go srv.Serve(ln)
-//	go u.UpgradeOnSignal(ctx, syscall.SIGHUP)
-//	if err := u.Ready(); err != nil { ... }
-//	<-u.Exit() // handed over (or stopped): drain and return
+// calls Ready once it serves, and drains when Exit is closed; Example shows
+// the whole of it, and examples/demo is a complete server.
 //
 // A process comes to life in one of three modes. Cold: nothing to inherit
 // (sockets may still come from systemd socket activation). Child: an
@@ -28,6 +19,18 @@
 // its child), keeps serving, and Upgrade returns an *UpgradeError saying
 // which step failed and why.
 //
-// One goroutine owns the lifecycle state; every method is safe for
-// concurrent use.
+// Every method is safe for concurrent use. One mutex guards the lifecycle
+// state; nothing that can block (the handoff itself, the set, files,
+// sockets) runs while it is held.
+//
+// # Trust
+//
+// Every byte, fd and pid from another process is checked. The control
+// socket admits only peers of this process's user or root, bounds their
+// requests, and never reads from one it refused. A taking-over process
+// checks the server's user before it speaks; where the kernel can say who
+// wrote a message (Linux SCM_CREDENTIALS) that beats the pid a peer
+// declares, and the draining generations a peer names are checked here
+// (same user, same start time). Inherited sockets must be what and where
+// their entries say (see listeners.Set.Inherit).
 package upgrader

@@ -93,9 +93,12 @@ func run(cfg config, log *slog.Logger) error {
 	term, stopTerm := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stopTerm()
 
-	if err := u.Ready(); err != nil {
+	switch err := u.Ready(); {
+	case errors.Is(err, upgrader.ErrPIDFile):
+		log.Warn("serving, but the pid file was not written", "addr", ln.Addr().String(), "err", err)
+	case err != nil:
 		log.Error("not ready; draining what was accepted", "err", err)
-	} else {
+	default:
 		log.Info("serving", "addr", ln.Addr().String(), "mode", u.Mode())
 	}
 	select {
