@@ -37,7 +37,10 @@ func (u *Upgrader) inherit() error {
 	}
 	if found {
 		u.mode = ModeChild
-		return u.receiveOn(wire.NewConn(raw), "parent")
+		if err := u.receiveOn(wire.NewConn(raw), "parent"); err != nil {
+			return fmt.Errorf("upgrader: inherit from the parent: %w", err)
+		}
+		return nil
 	}
 	if u.opts.ControlPath != "" {
 		c, live, err := dialLive(u.opts.ControlPath)
@@ -68,8 +71,9 @@ func (u *Upgrader) takeOver(c *wire.Conn) error {
 		return fmt.Errorf("upgrader: take over from %s: %w", path, err)
 	}
 	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpTakeover}); err != nil {
+		err = c.Refusal(err)
 		c.Close()
-		return fmt.Errorf("upgrader: ask %s for a takeover: %w", path, c.Refusal(err))
+		return fmt.Errorf("upgrader: ask %s for a takeover: %w", path, err)
 	}
 	if err := u.receiveOn(c, "server on "+path); err != nil {
 		return fmt.Errorf("upgrader: take over from %s: %w", path, err)
@@ -91,23 +95,23 @@ func (u *Upgrader) receive(c *wire.Conn, who string) error {
 	// Before the peer writes: its hello then says who really wrote it.
 	senders := c.TrackSenders() == nil
 	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid}); err != nil {
-		return fmt.Errorf("upgrader: hello to the %s: %w", who, c.Refusal(err))
+		return fmt.Errorf("hello to the %s: %w", who, c.Refusal(err))
 	}
 	var hello wire.Hello
 	if err := c.Expect(wire.TypeHello, &hello); err != nil {
-		return fmt.Errorf("upgrader: hello from the %s: %w", who, err)
+		return fmt.Errorf("hello from the %s: %w", who, err)
 	}
 	peer, err := identify(c, hello, senders)
 	if err != nil {
-		return fmt.Errorf("upgrader: the %s: %w", who, err)
+		return fmt.Errorf("the %s: %w", who, err)
 	}
 	entries, fds, err := c.RecvFiles()
 	if err != nil {
-		return fmt.Errorf("upgrader: receive listeners from pid %d: %w", peer.PID, err)
+		return fmt.Errorf("receive listeners from pid %d: %w", peer.PID, err)
 	}
 	if err := u.set.Inherit(fromWireEntries(entries), fds); err != nil {
 		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
-		return fmt.Errorf("upgrader: inherit listeners from pid %d: %w", peer.PID, err)
+		return fmt.Errorf("from pid %d: %w", peer.PID, err)
 	}
 	draining, dropped := checkDeclared(hello.Draining)
 	if len(dropped) > 0 {

@@ -155,7 +155,7 @@ func TestFrameReaderRefuses(t *testing.T) {
 		{"too large", header("HO", 1, TypeHello, 2_000_000), ErrFrameTooLarge,
 			"hello frame body of 2000000 bytes exceeds limit of 1048576"},
 		{"largest length", header("HO", 1, TypeHello, 1<<32-1), ErrFrameTooLarge,
-			"exceeds limit of 1048576"},
+			"hello frame body of 4294967295 bytes exceeds limit of 1048576"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
