@@ -244,7 +244,7 @@ func (u *Upgrader) announce() error {
 	if u.prev == nil {
 		notify("READY=1")
 	}
-	if err := writePIDFile(u.opts.PIDFile, u.pid); err != nil {
+	if err := u.pidFile.commit(); err != nil {
 		return fmt.Errorf("%w: %w", ErrPIDFile, err)
 	}
 	return nil

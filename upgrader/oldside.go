@@ -154,20 +154,35 @@ func (u *Upgrader) converse(ctx context.Context, n *nextGen, draining []Peer, re
 }
 
 // handOver is the protocol itself: hellos, the set's fds, Ready, ReadyAck.
+//
+// This side does not wait for the new process's hello before it sends its
+// own, the manifest and the first batch: a child still starting up then
+// finds them waiting, and no round trip to this (possibly busy) process
+// lies on its way to Ready. The new process says hello first all the same,
+// so builds of either order upgrade to each other. Nothing the hello says
+// is trusted for what is sent: a child is ours by the socketpair, and a
+// takeover's user was checked when it connected.
 func (u *Upgrader) handOver(n *nextGen, draining []Peer, report reporter) *UpgradeError {
-	if n.hello == nil {
-		var hello wire.Hello
-		if err := n.conn.Expect(wire.TypeHello, &hello); err != nil {
-			return &UpgradeError{Step: "handshake", Err: err}
-		}
-		n.hello = &hello
-	}
 	mine := wire.Hello{PID: u.pid, Generation: u.self.Generation, Draining: toWirePeers(draining)}
 	if err := n.conn.Send(wire.TypeHello, mine); err != nil {
 		return &UpgradeError{Step: "handshake", Err: err}
 	}
-	count, err := u.sendSet(n.conn)
-	if err != nil {
+	var helloErr error
+	theirs := func() error {
+		if n.hello != nil {
+			return nil // a takeover's, read before the upgrade began
+		}
+		var hello wire.Hello
+		if helloErr = n.conn.Expect(wire.TypeHello, &hello); helloErr == nil {
+			n.hello = &hello
+		}
+		return helloErr
+	}
+	count, err := u.sendSet(n.conn, theirs)
+	switch {
+	case helloErr != nil:
+		return &UpgradeError{Step: "handshake", Err: helloErr}
+	case err != nil:
 		return &UpgradeError{Step: "handover", Err: err}
 	}
 	report.send(wire.EventHandedOver, n.pid, fmt.Sprintf("%d fds", count))
@@ -181,12 +196,13 @@ func (u *Upgrader) handOver(n *nextGen, draining []Peer, report reporter) *Upgra
 	return nil
 }
 
-// sendSet passes the set's own fds (lent, not duplicated) to the peer.
-func (u *Upgrader) sendSet(c *wire.Conn) (int, error) {
+// sendSet passes the set's own fds (lent, not duplicated) to the peer;
+// ahead reads what the peer says before its first Ack.
+func (u *Upgrader) sendSet(c *wire.Conn, ahead func() error) (int, error) {
 	n := 0
 	err := u.set.Lend(func(entries []listeners.Entry, fds []int) error {
 		n = len(fds)
-		return c.SendFiles(toWireEntries(entries), fds)
+		return c.SendFilesAhead(toWireEntries(entries), fds, ahead)
 	})
 	return n, err
 }

@@ -8,45 +8,93 @@ import (
 	"strconv"
 )
 
-// writePIDFile replaces path with pid atomically: it writes a temporary
-// file beside it and renames that into place, so a reader never sees a
-// partial pid. Every step goes through the file this call created (never
-// its name, which a racer in a shared directory could swap for a link),
-// and the first failure stops it: a short write on a full disk must not
-// replace a good pid file with an empty one.
+// writePIDFile replaces path with pid atomically; see pidFileDraft.
 func writePIDFile(path string, pid int) error {
+	return draftPIDFile(path, pid).commit()
+}
+
+// pidFileDraft is a pid file written ahead of time: a temporary file beside
+// path holding the pid, made readable by all and flushed to disk. Only
+// renaming it into place is left for the moment this process serves, so
+// the fsync is off that path. Every step goes through the file created
+// (never its name, which a racer in a shared directory could swap for a
+// link), and the first failure stops it: a short write on a full disk
+// must not replace a good pid file with an empty one.
+type pidFileDraft struct {
+	path string
+	done chan struct{}
+	tmp  string // set once done is closed
+	err  error
+}
+
+// draftPIDFile starts writing the draft on its own goroutine; nil (a draft
+// that commits and discards nothing) for an empty path.
+func draftPIDFile(path string, pid int) *pidFileDraft {
 	if path == "" {
 		return nil
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("upgrader: write pid file %s: %w", path, err)
-	}
-	if err := fillPIDFile(tmp, pid); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("upgrader: write pid file %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("upgrader: write pid file %s: %w", path, err)
-	}
-	return nil
+	d := &pidFileDraft{path: path, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		d.tmp, d.err = fillPIDFile(path, pid)
+	}()
+	return d
 }
 
-// fillPIDFile writes pid to f, makes it readable by all, flushes it to
-// disk and closes it.
-func fillPIDFile(f *os.File, pid int) error {
+func fillPIDFile(path string, pid int) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", err
+	}
+	err = writeAll(f, pid)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+func writeAll(f *os.File, pid int) error {
 	if _, err := f.WriteString(strconv.Itoa(pid) + "\n"); err != nil {
 		return err
 	}
 	if err := f.Chmod(0o644); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	return f.Sync()
+}
+
+// commit renames the draft into place once it is written.
+func (d *pidFileDraft) commit() error {
+	if d == nil {
+		return nil
 	}
-	return f.Close()
+	<-d.done
+	if d.err == nil && d.tmp != "" {
+		if d.err = os.Rename(d.tmp, d.path); d.err != nil {
+			os.Remove(d.tmp)
+		}
+		d.tmp = "" // in place, or gone: nothing left to discard
+	}
+	if d.err != nil {
+		return fmt.Errorf("upgrader: write pid file %s: %w", d.path, d.err)
+	}
+	return nil
+}
+
+// discard removes a draft that will never be committed.
+func (d *pidFileDraft) discard() {
+	if d == nil {
+		return
+	}
+	<-d.done
+	if d.err == nil && d.tmp != "" {
+		os.Remove(d.tmp)
+		d.tmp = ""
+	}
 }
 
 // removePIDFile removes path if it still names pid: a later generation may

@@ -71,6 +71,7 @@ type Upgrader struct {
 	prev      *prevGen       // the previous generation; nil after a cold start
 	inherited int            // members received from the previous generation or systemd
 	ctl       *controlServer // nil without Options.ControlPath
+	pidFile   *pidFileDraft  // nil without Options.PIDFile; Ready commits it
 	exit      chan struct{}  // closed when this process must stop serving
 
 	mu sync.Mutex
@@ -94,8 +95,11 @@ func New(opts Options) (*Upgrader, error) {
 		exit: make(chan struct{})}
 	u.self, _ = observe(u.pid)
 	u.self.PID, u.self.Generation = u.pid, 1
+	// Written while the handoff runs; Ready only renames it into place.
+	u.pidFile = draftPIDFile(opts.PIDFile, u.pid)
 	if err := u.inherit(); err != nil {
 		u.set.Close(false)
+		u.pidFile.discard()
 		return nil, err
 	}
 	u.log = u.log.With("pid", u.pid, "generation", u.self.Generation)
@@ -107,6 +111,7 @@ func New(opts Options) (*Upgrader, error) {
 		if u.ctl, err = u.openControl(opts.ControlPath); err != nil {
 			u.prev.close()
 			u.set.Close(false)
+			u.pidFile.discard()
 			return nil, err
 		}
 	}
@@ -230,6 +235,7 @@ func (u *Upgrader) Stop() {
 	}
 	u.prev.close()
 	u.set.Close(final)
+	u.pidFile.discard() // if Ready never committed it
 	if final {
 		notify("STOPPING=1")
 		removePIDFile(u.opts.PIDFile, u.pid)

@@ -266,6 +266,10 @@ func (s sockReader) Read(p []byte) (int, error) {
 	c := s.c
 	start := c.fr.pos() == 0
 	n, fds, from, err := readMsg(c.uc, p, c.oob)
+	if errors.Is(err, syscall.ECONNRESET) {
+		// The peer closed with our bytes unread: as much a hang-up as EOF.
+		err = fmt.Errorf("%w: %w", ErrClosed, err)
+	}
 	if len(fds) > 0 {
 		if ferr := c.admitFDs(fds, start); ferr != nil {
 			return n, ferr

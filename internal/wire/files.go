@@ -16,14 +16,34 @@ import (
 // A batch is smaller when its entries would not fit in MaxFrameSize. An
 // Abort from the peer is returned as *AbortError.
 func (c *Conn) SendFiles(entries []Entry, fds []int) error {
+	return c.SendFilesAhead(entries, fds, nil)
+}
+
+// SendFilesAhead is SendFiles for a sender that does not wait for the peer
+// to speak first: it writes the manifest and the first batch straight
+// away, then calls ahead (unless nil) to read whatever the peer sends
+// before its first Ack (its hello, say), and goes on as SendFiles. A peer
+// that is still starting up finds it all waiting, so no round trip to a
+// busy sender lies on its way. An error from ahead is returned as it is.
+func (c *Conn) SendFilesAhead(entries []Entry, fds []int, ahead func() error) error {
 	if err := checkOutgoing(entries, fds, c.limitFDs()); err != nil {
 		return fmt.Errorf("wire: send files: %w", err)
 	}
 	if err := c.Send(TypeManifest, Manifest{Count: len(fds)}); err != nil {
 		return err
 	}
+	if len(fds) == 0 && ahead != nil {
+		return ahead()
+	}
 	for seq, sent := 0, 0; sent < len(fds); seq++ {
-		n, err := c.sendBatch(seq, entries[sent:], fds[sent:])
+		var first func() error
+		if seq == 0 {
+			first = ahead
+		}
+		n, err := c.sendBatch(seq, entries[sent:], fds[sent:], first)
+		if first != nil && errors.Is(err, errAhead) {
+			return errors.Unwrap(err)
+		}
 		if ae, ok := errors.AsType[*AbortError](err); ok {
 			return ae
 		}
@@ -35,15 +55,31 @@ func (c *Conn) SendFiles(entries []Entry, fds []int) error {
 	return nil
 }
 
-// sendBatch sends the next batch from the front of entries and fds and
-// waits for its Ack. It returns how many fds went.
-func (c *Conn) sendBatch(seq int, entries []Entry, fds []int) (int, error) {
+// errAhead marks an error from SendFilesAhead's callback, which is
+// returned unwrapped.
+var errAhead = errors.New("ahead")
+
+type aheadError struct{ err error }
+
+func (e aheadError) Error() string        { return e.err.Error() }
+func (e aheadError) Is(target error) bool { return target == errAhead }
+func (e aheadError) Unwrap() error        { return e.err }
+
+// sendBatch sends the next batch from the front of entries and fds, calls
+// ahead (unless nil), and waits for the batch's Ack. It returns how many
+// fds went.
+func (c *Conn) sendBatch(seq int, entries []Entry, fds []int, ahead func() error) (int, error) {
 	frame, n, err := encodeBatch(seq, entries)
 	if err != nil {
 		return 0, err
 	}
 	if err := c.write(frame, fds[:n]); err != nil {
 		return 0, err
+	}
+	if ahead != nil {
+		if err := ahead(); err != nil {
+			return 0, aheadError{err}
+		}
 	}
 	var ack Ack
 	if err := c.expect(TypeAck, &ack); err != nil {

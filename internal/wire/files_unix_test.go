@@ -273,3 +273,40 @@ func exampleConn(fd int) *Conn {
 	}
 	return NewConn(c.(*net.UnixConn))
 }
+
+// SendFilesAhead writes the manifest and the first batch before it waits
+// for anything: a peer that reads them all before it says hello gets them.
+func TestSendFilesAhead(t *testing.T) {
+	checkLeaks(t)
+	sender, receiver := connPair(t)
+	fds := makeFDs(t, 3)
+	heard := make(chan error, 1)
+	sent := make(chan error, 1)
+	go func() {
+		sent <- sender.SendFilesAhead(makeEntries(3), fds, func() error {
+			err := sender.Expect(TypeHello, &Hello{})
+			heard <- err
+			return err
+		})
+	}()
+	if err := receiver.Expect(TypeManifest, &Manifest{}); err != nil {
+		t.Fatal(err)
+	}
+	m, got, err := receiver.recv(true)
+	t.Cleanup(func() { closeFDs(got) })
+	if err != nil || m.Type != TypeBatch || len(got) != 3 {
+		t.Fatalf("first batch before saying hello: %s with %d fds, %v; want a batch of 3", m.Type, len(got), err)
+	}
+	if err := receiver.Send(TypeHello, Hello{PID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-heard; err != nil {
+		t.Fatalf("ahead: %v", err)
+	}
+	if err := receiver.Send(TypeAck, Ack{Seq: 0, Count: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("SendFilesAhead: %v", err)
+	}
+}
