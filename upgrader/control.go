@@ -125,7 +125,7 @@ func (cs *controlServer) handle(raw *net.UnixConn) {
 	case OpStatus:
 		c.Send(wire.TypeStatus, cs.u.Status())
 	case OpUpgrade:
-		linger = cs.upgrade(c)
+		linger = cs.upgrade(c) && cs.u.opts.Replace == nil // nothing to linger for: this process serves on
 	case OpTakeover:
 		linger = cs.takeover(c, raw)
 	default:

@@ -46,6 +46,9 @@ func (r reporter) done(pid int, err error) {
 
 // upgrade runs one child-mode upgrade and returns the new pid.
 func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
+	if u.opts.Replace != nil {
+		return u.replace(ctx, report)
+	}
 	ctx, cancel := context.WithTimeout(ctx, u.opts.UpgradeTimeout)
 	defer cancel()
 	draining, err := u.begin("upgrade", cancel)

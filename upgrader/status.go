@@ -1,6 +1,10 @@
 package upgrader
 
-import "github.com/handoff-go/handoff/listeners"
+import (
+	"encoding/json"
+
+	"github.com/handoff-go/handoff/listeners"
+)
 
 // Status describes this process's generation, for `handoff status`.
 type Status struct {
@@ -12,6 +16,7 @@ type Status struct {
 	Draining    []Peer           `json:"draining"` // older generations still draining
 	MaxDraining int              `json:"max_draining"`
 	LastUpgrade *UpgradeRecord   `json:"last_upgrade,omitempty"`
+	Detail      json.RawMessage  `json:"detail,omitempty"` // from Options.StatusDetail
 }
 
 // Status reports this generation's state.
@@ -28,5 +33,6 @@ func (u *Upgrader) Status() Status {
 		}
 	})
 	st.Listeners = u.set.List()
+	st.Detail = u.statusDetail()
 	return st
 }
