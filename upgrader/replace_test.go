@@ -132,4 +132,3 @@ func TestReplaceOverControlSocket(t *testing.T) {
 		t.Fatalf("status detail %v, %v; want children=1", detail, err)
 	}
 }
-
