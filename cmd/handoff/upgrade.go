@@ -33,11 +33,18 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	old, supervised := servingChild(st) // a `handoff run` supervisor replaces its child
+	if !supervised {
+		old = st.PID
+	}
 	if !res.OK {
-		return fmt.Errorf("upgrade failed; pid %d keeps serving: %s", st.PID, res.Error)
+		return fmt.Errorf("upgrade failed; pid %d keeps serving: %s", old, res.Error)
 	}
 	fmt.Fprintf(stdout, "upgraded: pid %d serves\n", res.PID)
-	if *wait > 0 {
+	switch {
+	case *wait > 0 && supervised:
+		waitChildGone(*control, old, *wait, stdout)
+	case *wait > 0:
 		waitOld(c, st.PID, *wait, stdout)
 	}
 	return nil
