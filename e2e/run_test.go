@@ -150,8 +150,7 @@ func TestRunStopDrains(t *testing.T) {
 			if !rec.OK() {
 				t.Fatalf("supervisor after SIGTERM: %v; want exit status 0\n%s", rec, r.log())
 			}
-			if !strings.Contains(r.log(), "child exited\" pid="+strconv.Itoa(r.pid)+" component=handoff-run child="+strconv.Itoa(child)+" how=\"exit status 0\"") &&
-				!strings.Contains(r.log(), "child="+strconv.Itoa(child)+" how=\"exit status 0\"") {
+			if !strings.Contains(r.log(), "child="+strconv.Itoa(child)+` how="exit status 0"`) {
 				t.Errorf("child %d did not exit 0:\n%s", child, r.log())
 			}
 			for _, p := range []string{r.control, r.pidFile, notifyDir} {
@@ -362,5 +361,34 @@ func expectNotify(t *testing.T, nc *net.UnixConn, want ...string) {
 			}
 			msg, want = msg[i+len(want[0]):], want[1:]
 		}
+	}
+}
+
+// TestRunFirstChildFails: when the first child exits before it is ready,
+// the supervisor exits 1 with its exit status and leaves nothing behind.
+func TestRunFirstChildFails(t *testing.T) {
+	buildRunBins(t)
+	dir := shortTempDir(t)
+	control := filepath.Join(dir, "ctl.sock")
+	res := handoffCLI(t, procOpts{}, "run", "-listen", "http=tcp://"+freeAddr(t), "-control", control, "--", bins.broken)
+	if res.code != 1 || !strings.Contains(res.output, "first child") || !strings.Contains(res.output, "exit status 3") {
+		t.Fatalf("handoff run of a program that exits at once: exit %d\n%s\nwant exit 1 naming exit status 3", res.code, res.output)
+	}
+	if _, err := os.Stat(control); !os.IsNotExist(err) {
+		t.Errorf("control socket after the failed start: %v; want it removed", err)
+	}
+}
+
+// TestRunServingChildDies: a serving child that dies unasked ends the
+// supervisor with exit 1 and the reason (systemd's Restart= takes over).
+func TestRunServingChildDies(t *testing.T) {
+	buildRunBins(t)
+	r := startRun(t, []string{runBins.goserver})
+	child := r.serving(t)
+	syscall.Kill(child, syscall.SIGKILL)
+	rec := waitGone(t, r.pid, 20*time.Second)
+	want := "serving child " + strconv.Itoa(child) + " exited on its own (signal: killed)"
+	if !rec.Status.Exited() || rec.Status.ExitStatus() != 1 || !strings.Contains(r.log(), want) {
+		t.Fatalf("supervisor after its child was killed: %v; want exit status 1 and %q\n%s", rec, want, r.log())
 	}
 }
