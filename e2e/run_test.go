@@ -392,3 +392,33 @@ func TestRunServingChildDies(t *testing.T) {
 		t.Fatalf("supervisor after its child was killed: %v; want exit status 1 and %q\n%s", rec, want, r.log())
 	}
 }
+
+// TestRunSocketActivation: started the systemd way with a socket and no
+// -listen, the supervisor passes that very socket on to its child, under
+// its systemd name, and upgrades keep it.
+func TestRunSocketActivation(t *testing.T) {
+	buildRunBins(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := ln.(*net.TCPListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := newRun(t, []string{runBins.goserver})
+	r.addr = ln.Addr().String()
+	r.args = []string{"run", "-control", r.control, "-pid-file", r.pidFile, "--", runBins.goserver}
+	pid := startProc(t, bins.handoff, r.args, r.logPath, procOpts{newGroup: true, files: []*os.File{f}, viaShell: true,
+		env: []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web"}})
+	r.pid = pid
+	child := r.serving(t)
+	r.waitServes(t, child)
+	st, err := r.status()
+	if err != nil || strings.Join(st.Run.FDs, ",") != "web" {
+		t.Fatalf("status: fds %v, %v; want the systemd socket named web", st.Run.FDs, err)
+	}
+	r.upgradeBySignal(t, child)
+}

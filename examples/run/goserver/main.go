@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command goserver is a Go HTTP server for `handoff run` that does not
 // import handoff: it takes its sockets the systemd way (LISTEN_PID,
 // LISTEN_FDS and LISTEN_FDNAMES, fds from 3), says READY=1 on
