@@ -51,7 +51,8 @@ type Options struct {
 	// Logger receives one line per lifecycle event. Default: silent.
 	Logger *slog.Logger
 	// Replace, if set, is what an upgrade does instead of starting the
-	// next generation: see ReplaceFunc. This process stays the owner.
+	// next generation: see ReplaceFunc. This process stays the owner: a
+	// successful Upgrade returns nil with Exit still open.
 	Replace ReplaceFunc
 	// StatusDetail, if set, adds its value (JSON-encoded) to Status.
 	StatusDetail func() any
