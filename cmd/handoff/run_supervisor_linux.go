@@ -43,7 +43,8 @@ func supervise(cfg runConfig) error {
 	if _, err := lookProgram(cfg.program); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	s := &supervisor{cfg: cfg, base: base, log: base.With("pid", os.Getpid()), children: map[int]*child{}, lost: make(chan *child, 1)}
+	s := &supervisor{cfg: cfg, base: base, log: base.With("pid", os.Getpid()),
+		children: map[int]*child{}, lost: make(chan *child, 1)}
 	if err := s.setUp(); err != nil {
 		return err
 	}
