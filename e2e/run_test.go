@@ -176,37 +176,36 @@ func TestRunStopKillsAStuckChild(t *testing.T) {
 	checkNoChildLeft(t, r)
 }
 
-// TestRunSupervisorUpgradeUnderLoad starts a second `handoff run` with
-// the same control socket under load: it takes the sockets over, starts
-// its own child, and only then does the first supervisor stop its child
-// and exit 0. No request may fail.
+// TestRunSupervisorUpgradeUnderLoad starts a new `handoff run` with the
+// same control socket, three times, under load: each takes the sockets
+// over, starts its own child, and only then does the previous supervisor
+// stop its child and exit 0. No request may fail.
 func TestRunSupervisorUpgradeUnderLoad(t *testing.T) {
 	buildRunBins(t)
 	r := startRun(t, []string{runBins.goserver})
-	first, firstChild := r.pid, r.serving(t)
+	sup, child := r.pid, r.serving(t)
 	run := loadStart(r.addr, 32)
 	defer run.Stop()
-	waitRequests(t, run, 200)
-	second := r.start(t)
-	if second == first {
-		t.Fatal("the second supervisor did not start")
+	for range 3 {
+		waitRequests(t, run, 200)
+		next := r.start(t)
+		if rec := waitGone(t, sup, 20*time.Second); !rec.OK() {
+			t.Fatalf("supervisor %d ended with %v; want exit status 0\n%s", sup, rec, r.log())
+		}
+		if proc.Alive(child) {
+			t.Fatalf("supervisor %d's child %d outlived it", sup, child)
+		}
+		sup, child = next, r.serving(t)
 	}
-	if rec := waitGone(t, first, 20*time.Second); !rec.OK() {
-		t.Fatalf("first supervisor ended with %v; want exit status 0\n%s", rec, r.log())
-	}
-	if proc.Alive(firstChild) {
-		t.Fatalf("first supervisor's child %d outlived it", firstChild)
-	}
-	secondChild := r.serving(t)
 	waitRequests(t, run, 200)
 	res := run.Stop()
-	if res.Failed != 0 || res.PIDs[strconv.Itoa(secondChild)] == 0 {
-		t.Fatalf("across the supervisor upgrade: %s; want no failure and answers from child %d", res.Summary(), secondChild)
+	if res.Failed != 0 || res.PIDs[strconv.Itoa(child)] == 0 {
+		t.Fatalf("across 3 supervisor upgrades: %s; want no failure and answers from child %d", res.Summary(), child)
 	}
-	if !strings.Contains(r.log(), "mode=takeover") {
-		t.Errorf("second supervisor did not log a takeover:\n%s", r.log())
+	if n := strings.Count(r.log(), "mode=takeover inherited="); n != 3 {
+		t.Errorf("%d supervisors logged a takeover; want 3:\n%s", n, r.log())
 	}
-	t.Logf("supervisor %d -> %d: %s", first, second, res.Summary())
+	t.Logf("3 supervisor upgrades: %s", res.Summary())
 }
 
 // TestRunFDCountFlat upgrades 100 times: once quiet, the supervisor must
