@@ -63,8 +63,8 @@ func parseRun(args []string, stdout io.Writer) (runConfig, error) {
 	fs.DurationVar(&cfg.readyAfter, "ready-after", 0, "count a child as ready `D` after it started, for programs that cannot send READY=1 (0: wait for READY=1)")
 	fs.DurationVar(&cfg.settle, "settle", 100*time.Millisecond, "after a new child is ready, wait `D` and check it still runs before the old one is stopped")
 	stopSig := fs.String("stop-signal", "TERM", "the `SIGNAL` that asks a child to drain and exit")
-	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "how long a stopped child may drain before it is killed (`D`)")
-	fs.DurationVar(&cfg.upgradeTimeout, "upgrade-timeout", upgrader.DefaultUpgradeTimeout, "how long a new child has to become ready (`D`)")
+	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "let a stopped child drain for up to `D`, then kill it")
+	fs.DurationVar(&cfg.upgradeTimeout, "upgrade-timeout", upgrader.DefaultUpgradeTimeout, "give a new child `D` to become ready, else kill it and keep the old one")
 	fs.IntVar(&cfg.maxDraining, "max-draining", upgrader.DefaultMaxDraining, "refuse an upgrade while `N` older children still drain")
 	fs.SetOutput(io.Discard)
 	if len(args) > 0 && isHelp(args[0]) {
