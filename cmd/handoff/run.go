@@ -1,5 +1,20 @@
 //go:build linux
 
+// `handoff run` is a supervisor for servers that do not embed the
+// upgrader. It holds the sockets through an upgrader of its own (so it has
+// a control socket, systemd notifications, socket activation and its own
+// upgrade by takeover), and makes an upgrade mean "replace my child"
+// through upgrader.Options.Replace. The parts, by file:
+//
+//	run.go             flags and -listen, checked before anything starts
+//	run_supervisor_*   the lifecycle: first child, serve, replace, stop
+//	run_spawn_*        starting a child through the shim, readiness
+//	run_child_*        one child: reaping, signals, drain deadline
+//	run_notify_*       the children's NOTIFY_SOCKET
+//	run_sockets_*      the sockets every child gets as fds 3 onward
+//	run_status.go      the children in `handoff status`
+//	run_shim*.go       the re-exec that sets LISTEN_PID and execs PROGRAM
+
 package main
 
 import (
