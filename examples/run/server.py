@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A small HTTP/1.1 server for `handoff run`, standard library only.
+"""A small HTTP/1.1 server for `handoff run`: Python 3.7+, standard library only.
 
     handoff run -listen http=tcp://127.0.0.1:8080 -- python3 examples/run/server.py
 
