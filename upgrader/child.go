@@ -8,8 +8,12 @@ import (
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// upgrade runs one child-mode upgrade and returns the new pid.
+// upgrade runs one upgrade and returns the new pid: a child-mode handoff,
+// or the caller's replacement (Options.Replace).
 func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
+	if u.opts.Replace != nil {
+		return u.replace(ctx, report)
+	}
 	return u.handOff(ctx, "upgrade", u.spawn, report)
 }
 

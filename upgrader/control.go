@@ -194,7 +194,8 @@ func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
 		}
 		return false
 	case wire.OpUpgrade:
-		return cs.upgrade(c)
+		// A replacement leaves this process serving: nothing to linger for.
+		return cs.upgrade(c) && cs.u.opts.Replace == nil
 	case wire.OpTakeover:
 		cs.takeover(c)
 		return false

@@ -139,6 +139,17 @@ func (u *Upgrader) endUpgradeLocked(newPID int, next *wire.Conn, err error) chan
 	return done
 }
 
+// endReplaceLocked records a replacement (Options.Replace) that worked:
+// this process serves on, the owner of the set. It returns the channel to
+// close once the caller has told systemd.
+func (u *Upgrader) endReplaceLocked(newPID int) chan struct{} {
+	done := u.lc.upgradeDone
+	u.lc.cancel, u.lc.upgradeDone = nil, nil
+	u.lc.last = &UpgradeRecord{At: time.Now(), NewPID: newPID}
+	u.lc.state = StateServing
+	return done
+}
+
 // stopLocked marks this generation stopped and returns what the caller
 // must close, and whether this process was the set's last owner.
 func (u *Upgrader) stopLocked() (next *wire.Conn, final, already bool) {

@@ -17,6 +17,9 @@ type Status struct {
 	Draining    []Peer           `json:"draining"` // older generations in StateDraining
 	MaxDraining int              `json:"max_draining"`
 	LastUpgrade *UpgradeRecord   `json:"last_upgrade,omitempty"`
+	// Detail is what Options.StatusDetail reports (a supervisor's
+	// children, say), as JSON.
+	Detail json.RawMessage `json:"detail,omitempty"`
 
 	// A status over the control socket lists at most a frame's worth of
 	// listeners: Listeners holds ListenersTotal's [ListenersFrom, ...).
@@ -39,6 +42,7 @@ func (u *Upgrader) Status() Status {
 	u.mu.Unlock()
 	st.Listeners = u.set.List()
 	st.ListenersTotal = len(st.Listeners)
+	st.Detail = u.statusDetail()
 	return st
 }
 

@@ -46,6 +46,12 @@ type Options struct {
 	MaxDraining int
 	// Logger receives one line per lifecycle event. Default: silent.
 	Logger *slog.Logger
+	// Replace, if set, is what an upgrade does instead of starting the
+	// next generation: see ReplaceFunc. This process stays the owner: a
+	// successful Upgrade returns nil with Exit still open.
+	Replace ReplaceFunc
+	// StatusDetail, if set, adds its value (JSON-encoded) to Status.
+	StatusDetail func() any
 }
 
 // Mode says how a process came to life.

@@ -3,12 +3,14 @@
 //
 //	handoff status  -control PATH [-json]
 //	handoff upgrade -control PATH [-timeout D] [-wait D]
+//	handoff run [flags] -listen NAME=NETWORK://ADDR ... -- PROGRAM [ARGS...]
 //	handoff help [COMMAND]
 //
 // upgrade is synchronous: it prints each step as it happens and exits 0
 // once the new process serves, or non-zero with the reason when the
 // upgrade failed and the old process kept serving. PATH defaults to
-// $HANDOFF_CONTROL.
+// $HANDOFF_CONTROL. run supervises a server in any language that takes its
+// sockets the systemd way (LISTEN_FDS) and replaces it on upgrade (Linux).
 package main
 
 import (
@@ -37,6 +39,7 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 	commands = []command{
 		{"status", "-control PATH [-json]", "show the serving process: pid, generation, state, listeners, draining generations", runStatus},
 		{"upgrade", "-control PATH [-timeout D] [-wait D]", "start the next generation and wait until it serves (exit 0) or failed (exit 1)", runUpgrade},
+		{"run", "[flags] -listen NAME=NETWORK://ADDR ... -- PROGRAM [ARGS...]", "supervise PROGRAM in any language: it gets the sockets as LISTEN_FDS and says READY=1; upgrades replace it with no downtime", runRun},
 	}
 }
 
@@ -44,6 +47,9 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 var errUsage = errors.New("usage")
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == shimCommand { // a child of `handoff run`, about to exec
+		os.Exit(runShim(os.Args[2:]))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

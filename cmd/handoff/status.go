@@ -74,6 +74,7 @@ func printStatus(w io.Writer, st upgrader.Status) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", l.Name, l.Network, l.Addr, from)
 	}
 	tw.Flush()
+	printRunDetail(w, st) // a `handoff run` supervisor's children
 	if len(st.Draining) == 0 {
 		fmt.Fprintf(w, "draining: none (at most %d)\n", st.MaxDraining)
 	}

@@ -23,19 +23,43 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(*timeout))
-	var old wire.Progress // who is upgrading, from the first event
-	res, err := follow(c, stdout, &old)
+	var ev upgradeEvents
+	res, err := follow(c, stdout, &ev)
 	if err != nil {
 		return err
 	}
 	if !res.OK {
-		return failure(res, old.PID)
+		return failure(res, ev.serving)
 	}
 	fmt.Fprintf(stdout, "upgraded: pid %d serves\n", res.PID)
-	if *wait > 0 {
-		waitOld(c, old.PID, *wait, stdout)
+	switch {
+	case *wait <= 0 || ev.draining == 0:
+	case ev.draining == ev.server:
+		waitOld(c, ev.server, *wait, stdout) // it hangs up when it exits
+	default:
+		waitChildGone(*control, ev.draining, *wait, stdout) // a supervisor's child
 	}
 	return nil
+}
+
+// upgradeEvents is what the progress said about who is who: the server
+// that upgrades, the process that serves until the upgrade succeeds (the
+// server itself, or a `handoff run` supervisor's child) and the one that
+// drains after it did.
+type upgradeEvents struct {
+	server, serving, draining int
+}
+
+func (e *upgradeEvents) note(p wire.Progress) {
+	switch p.Event {
+	case wire.EventUpgrading:
+		if e.server == 0 {
+			e.server = p.PID
+		}
+		e.serving = p.PID
+	case wire.EventDraining:
+		e.draining = p.PID
+	}
 }
 
 // failure says what a refused or failed upgrade means for the server.
@@ -55,9 +79,8 @@ func failure(res wire.Result, oldPID int) error {
 	return fmt.Errorf("upgrade refused; %s keeps serving: %s", who, res.Error)
 }
 
-// follow prints progress until the result arrives; the first event names
-// the process that upgrades, which it stores in old.
-func follow(c *wire.Conn, stdout io.Writer, old *wire.Progress) (wire.Result, error) {
+// follow prints progress until the result arrives, noting in ev who is who.
+func follow(c *wire.Conn, stdout io.Writer, ev *upgradeEvents) (wire.Result, error) {
 	for {
 		m, err := c.Recv()
 		if err != nil {
@@ -69,9 +92,7 @@ func follow(c *wire.Conn, stdout io.Writer, old *wire.Progress) (wire.Result, er
 			if err := m.Decode(&p); err != nil {
 				return wire.Result{}, err
 			}
-			if p.Event == wire.EventUpgrading {
-				*old = p
-			}
+			ev.note(p)
 			fmt.Fprintln(stdout, describe(p))
 		case wire.TypeResult:
 			var r wire.Result

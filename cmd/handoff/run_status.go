@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/handoff-go/handoff/upgrader"
+)
+
+// runDetail is what `handoff run` adds to its status (upgrader.Status
+// Detail): the program, its children and which fd carries which socket.
+type runDetail struct {
+	Program  []string    `json:"program"`
+	Children []childInfo `json:"children"`
+	FDs      []string    `json:"fds"` // socket names, in fd order from 3
+}
+
+// childInfo describes one child of the supervisor.
+type childInfo struct {
+	PID     int       `json:"pid"`
+	State   string    `json:"state"` // starting, serving, draining
+	Started time.Time `json:"started"`
+	Status  string    `json:"status,omitempty"` // its last STATUS=
+}
+
+// Child states.
+const (
+	childStarting = "starting"
+	childServing  = "serving"
+	childDraining = "draining"
+)
+
+// supervisorDetail decodes the detail of a `handoff run` supervisor; ok is
+// false for any other server.
+func supervisorDetail(st upgrader.Status) (runDetail, bool) {
+	var d runDetail
+	if len(st.Detail) == 0 || json.Unmarshal(st.Detail, &d) != nil || d.Program == nil {
+		return runDetail{}, false
+	}
+	return d, true
+}
+
+// servingChild is the pid of the child that serves, if st is a
+// supervisor's.
+func servingChild(st upgrader.Status) (int, bool) {
+	d, ok := supervisorDetail(st)
+	if !ok {
+		return 0, false
+	}
+	for _, c := range d.Children {
+		if c.State == childServing {
+			return c.PID, true
+		}
+	}
+	return 0, false
+}
+
+func printRunDetail(w io.Writer, st upgrader.Status) {
+	d, ok := supervisorDetail(st)
+	if !ok {
+		return
+	}
+	fmt.Fprintf(w, "supervising: %q\n", d.Program)
+	for i, name := range d.FDs {
+		fmt.Fprintf(w, "  fd %d: %s\n", 3+i, name)
+	}
+	if len(d.Children) == 0 {
+		fmt.Fprintln(w, "children: none")
+	}
+	for _, c := range d.Children {
+		line := fmt.Sprintf("child: pid %d %s since %s", c.PID, c.State, c.Started.Format("15:04:05.000"))
+		if c.Status != "" {
+			line += fmt.Sprintf(" (status %q)", c.Status)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+// waitChildGone polls the supervisor's status until pid is no longer its
+// child (drained and exited), up to wait.
+func waitChildGone(control string, pid int, wait time.Duration, stdout io.Writer) {
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := fetchStatus(control)
+		if err != nil {
+			fmt.Fprintf(stdout, "lost track of old pid %d while it drains: %v\n", pid, err)
+			return
+		}
+		if !hasChild(st, pid) {
+			fmt.Fprintf(stdout, "old pid %d exited\n", pid)
+			return
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(stdout, "old pid %d still draining after %v\n", pid, wait)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func hasChild(st upgrader.Status, pid int) bool {
+	d, _ := supervisorDetail(st)
+	for _, c := range d.Children {
+		if c.PID == pid {
+			return true
+		}
+	}
+	return false
+}

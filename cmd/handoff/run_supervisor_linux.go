@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/upgrader"
+)
+
+// supervisor is `handoff run`: it holds the sockets (through an embedded
+// upgrader, which also gives it a control socket, systemd notifications
+// and its own upgrade by takeover) and replaces its child on upgrade.
+type supervisor struct {
+	cfg     runConfig
+	base    *slog.Logger // for the upgrader, which adds pid and generation
+	log     *slog.Logger
+	u       *upgrader.Upgrader
+	socks   []childSocket
+	notify  *notifySocket
+	devNull *os.File
+	env     []string // the children's environment, but for LISTEN_PID
+
+	mu       sync.Mutex
+	children map[int]*child // every child not yet reaped
+	serving  *child
+	lost     chan *child // the serving child exited unasked
+}
+
+func supervise(cfg runConfig) error {
+	base := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "handoff-run")
+	stops := make(chan os.Signal, 1)
+	signal.Notify(stops, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(stops)
+	if _, err := lookProgram(cfg.program); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	s := &supervisor{cfg: cfg, base: base, log: base.With("pid", os.Getpid()),
+		children: map[int]*child{}, lost: make(chan *child, 1)}
+	if err := s.setUp(); err != nil {
+		return err
+	}
+	defer s.tearDown()
+	hup := s.u.UpgradeOnSignal(syscall.SIGHUP)
+	defer hup()
+	stopped, err := s.startFirst(stops)
+	switch {
+	case err != nil:
+		return err
+	case stopped:
+		return s.stop()
+	}
+	return s.serve(stops)
+}
+
+// setUp opens everything before the first child starts; on error nothing
+// is left open.
+func (s *supervisor) setUp() error {
+	u, err := upgrader.New(upgrader.Options{
+		ControlPath: s.cfg.control, PIDFile: s.cfg.pidFile, UpgradeTimeout: s.cfg.upgradeTimeout,
+		MaxDraining: s.cfg.maxDraining, Logger: s.base, Replace: s.replace, StatusDetail: s.detail,
+	})
+	if err != nil {
+		return err
+	}
+	s.u = u
+	if s.socks, err = openSockets(u, s.cfg.listen); err == nil {
+		if s.notify, err = openNotifySocket(); err == nil {
+			s.devNull, err = os.Open(os.DevNull)
+		}
+	}
+	if err != nil {
+		s.tearDown()
+		return err
+	}
+	s.env = childEnv(s.socks, s.notify.path)
+	go s.notify.serve(s.handleNotice)
+	s.log.Info("sockets open", "fds", strings.Join(socketNames(s.socks), ":"), "mode", u.Mode())
+	return nil
+}
+
+func (s *supervisor) tearDown() {
+	if s.u != nil {
+		s.u.Stop()
+	}
+	closeSockets(s.socks)
+	if s.notify != nil {
+		s.notify.close()
+	}
+	if s.devNull != nil {
+		s.devNull.Close()
+	}
+}
+
+// startFirst starts the first child and, once it is ready, tells the
+// upgrader (pid file, READY=1, or the end of a previous supervisor's
+// handover). stopped reports a stop signal that came meanwhile.
+func (s *supervisor) startFirst(stops <-chan os.Signal) (stopped bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.upgradeTimeout)
+	defer cancel()
+	watched := make(chan bool, 1)
+	go func() {
+		select {
+		case sig := <-stops:
+			s.log.Info("stop requested before the first child was ready", "signal", sig.String())
+			cancel()
+			watched <- true
+		case <-ctx.Done():
+			watched <- false
+		}
+	}()
+	c, err := s.startReady(ctx, func(string, int, string) {})
+	cancel()
+	stopped = <-watched
+	switch {
+	case err != nil && stopped:
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("first child: %w", err)
+	}
+	s.promote(c)
+	if stopped {
+		return true, nil
+	}
+	if err := s.u.Ready(); err != nil {
+		return false, errors.Join(fmt.Errorf("supervisor not ready: %w", err), s.stopAll())
+	}
+	return false, nil
+}
+
+// serve waits for the end: a stop signal, a new supervisor taking over,
+// or the serving child dying with no replacement in sight.
+func (s *supervisor) serve(stops <-chan os.Signal) error {
+	for {
+		select {
+		case sig := <-stops:
+			s.log.Info("stopping", "signal", sig.String())
+			return s.stop()
+		case <-s.u.Exit():
+			s.log.Info("a new supervisor took over; stopping")
+			return s.stop()
+		case c := <-s.lost:
+			if s.hasServing() {
+				continue // an upgrade replaced it just as it died
+			}
+			err := fmt.Errorf("serving child %d exited on its own (%s)", c.pid, exitStatus(c.status))
+			s.log.Error("serving child lost; stopping", "child", c.pid, "how", exitStatus(c.status))
+			return errors.Join(err, s.stop())
+		}
+	}
+}
+
+// stop ends upgrades (a running one is cancelled and undone), then stops
+// the children.
+func (s *supervisor) stop() error {
+	s.u.Stop()
+	return s.stopAll()
+}
+
+func (s *supervisor) hasServing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serving != nil
+}
+
+// stopAll asks the serving child to drain, lets draining ones go on, and
+// waits for every child. It fails if one had to be killed.
+func (s *supervisor) stopAll() error {
+	s.mu.Lock()
+	if c := s.serving; c != nil {
+		s.serving = nil
+		c.drain(s.cfg.stopSignal, s.cfg.drainTimeout)
+		s.log.Info("child stopping", "child", c.pid, "signal", s.cfg.stopSignal.String())
+	}
+	var all []*child
+	for _, c := range s.children {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	var killed []int
+	for _, c := range all {
+		<-c.done
+		c.mu.Lock()
+		if c.killed {
+			killed = append(killed, c.pid)
+		}
+		c.mu.Unlock()
+	}
+	if len(killed) > 0 {
+		slices.Sort(killed)
+		return fmt.Errorf("had to SIGKILL children %v after -drain-timeout %v", killed, s.cfg.drainTimeout)
+	}
+	s.log.Info("all children gone")
+	return nil
+}
+
+// replace is the upgrade (upgrader.Options.Replace): a new child with the
+// same sockets; once it is ready the serving one drains.
+func (s *supervisor) replace(ctx context.Context, progress func(string, int, string)) (int, error) {
+	if err := s.checkDraining(); err != nil {
+		return 0, err
+	}
+	if pid := s.servingPID(); pid > 0 {
+		progress(wire.EventUpgrading, pid, "the serving child") // who keeps serving if this fails
+	}
+	c, err := s.startReady(ctx, progress)
+	if err != nil {
+		pid := 0
+		if c != nil {
+			pid = c.pid
+		}
+		return pid, err
+	}
+	old := s.promote(c)
+	if old != nil {
+		old.drain(s.cfg.stopSignal, s.cfg.drainTimeout)
+		s.log.Info("child draining", "child", old.pid, "signal", s.cfg.stopSignal.String())
+		progress(wire.EventDraining, old.pid, "")
+	}
+	return c.pid, nil
+}
+
+func (s *supervisor) servingPID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving == nil {
+		return 0
+	}
+	return s.serving.pid
+}
+
+func (s *supervisor) checkDraining() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var pids []int
+	for _, c := range s.children {
+		if c != s.serving {
+			pids = append(pids, c.pid)
+		}
+	}
+	if len(pids) >= s.cfg.maxDraining {
+		slices.Sort(pids)
+		return fmt.Errorf("%w: %d of %d allowed (pids %v)", upgrader.ErrTooManyDraining, len(pids), s.cfg.maxDraining, pids)
+	}
+	return nil
+}
+
+// promote makes c the serving child and returns the one it replaces.
+func (s *supervisor) promote(c *child) *child {
+	c.setState(childServing)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.serving
+	s.serving = c
+	return old
+}
+
+// detail is the status the upgrader reports for `handoff status`.
+func (s *supervisor) detail() any {
+	s.mu.Lock()
+	var kids []*child
+	for _, c := range s.children {
+		kids = append(kids, c)
+	}
+	s.mu.Unlock()
+	d := runDetail{Program: append([]string{s.cfg.program}, s.cfg.args...), Children: []childInfo{},
+		FDs: socketNames(s.socks)}
+	for _, c := range kids {
+		d.Children = append(d.Children, c.info())
+	}
+	slices.SortFunc(d.Children, func(a, b childInfo) int { return a.Started.Compare(b.Started) })
+	return d
+}
+
+// handleNotice acts on a child's notification; others' are dropped.
+func (s *supervisor) handleNotice(nt notice) {
+	s.mu.Lock()
+	c := s.children[nt.pid]
+	s.mu.Unlock()
+	if c == nil {
+		s.log.Debug("notification from a process that is not a child; ignored", "sender", nt.pid)
+		return
+	}
+	if nt.hasState {
+		c.setNote(nt.status)
+		s.log.Info("child status", "child", c.pid, "status", nt.status)
+		sdNotify("STATUS=" + nt.status)
+	}
+	if nt.stopping {
+		s.log.Info("child says it is stopping", "child", c.pid)
+	}
+	if nt.ready {
+		c.markReady()
+	}
+}
+
+// sdNotify passes a line up to systemd when the supervisor runs under it.
+func sdNotify(state string) {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return
+	}
+	if path[0] == '@' {
+		path = "\x00" + path[1:]
+	}
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer syscall.Close(fd)
+	syscall.Sendto(fd, []byte(state), 0, &syscall.SockaddrUnix{Name: path})
+}
+
+// childEnv is the supervisor's environment without what describes its
+// own sockets, plus the children's.
+func childEnv(socks []childSocket, notifyPath string) []string {
+	drop := []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET", wire.EnvFD}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(drop, k) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "LISTEN_FDS="+strconv.Itoa(len(socks)),
+		"LISTEN_FDNAMES="+strings.Join(socketNames(socks), ":"), "NOTIFY_SOCKET="+notifyPath)
+}

@@ -1,0 +1,277 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/upgrader"
+)
+
+// runBins are the extra binaries the `handoff run` tests need, built once
+// into bins.dir on first use.
+var runBins struct {
+	once       sync.Once
+	err        error
+	goserver   string // examples/run/goserver
+	readycrash string // says READY=1, then exits 4
+}
+
+func buildRunBins(t *testing.T) {
+	t.Helper()
+	if bins.handoff == "" {
+		t.Skip("cmd/handoff not built")
+	}
+	runBins.once.Do(func() {
+		runBins.goserver = filepath.Join(bins.dir, "goserver")
+		runBins.readycrash = filepath.Join(bins.dir, "readycrash")
+		for _, b := range [][2]string{
+			{runBins.goserver, "github.com/handoff-go/handoff/examples/run/goserver"},
+			{runBins.readycrash, "github.com/handoff-go/handoff/e2e/internal/readycrash"},
+		} {
+			if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
+				runBins.err = fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
+				return
+			}
+		}
+	})
+	if runBins.err != nil {
+		t.Fatal(runBins.err)
+	}
+}
+
+// python3 returns the interpreter for examples/run/server.py, or skips.
+func python3(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("python3")
+	if err == nil {
+		err = exec.Command(path, "-c", "pass").Run()
+	}
+	if err != nil {
+		t.Skip("skipping: no working python3 for examples/run/server.py")
+	}
+	return path
+}
+
+// pythonServer is the command line of the Python example.
+func pythonServer(t *testing.T) []string {
+	abs, err := filepath.Abs("../examples/run/server.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{python3(t), abs}
+}
+
+// runProc is one `handoff run` supervisor under test.
+type runProc struct {
+	t       *testing.T
+	dir     string
+	addr    string
+	control string
+	pidFile string
+	logPath string
+	args    []string // everything after "handoff"
+	pid     int      // the supervisor (first started), leader of its group
+	noHTTP  bool     // the program serves nothing: do not wait for answers
+	env     []string // added to the supervisor's environment
+}
+
+// newRun prepares a supervisor of program with its own directory and
+// address; extra flags go before the "--".
+func newRun(t *testing.T, program []string, extra ...string) *runProc {
+	t.Helper()
+	buildRunBins(t)
+	dir := shortTempDir(t)
+	r := &runProc{t: t, dir: dir, addr: freeAddr(t), control: filepath.Join(dir, "ctl.sock"),
+		pidFile: filepath.Join(dir, "run.pid"), logPath: filepath.Join(dir, "run.log")}
+	r.args = append([]string{"run", "-listen", "http=tcp://" + r.addr, "-control", r.control,
+		"-pid-file", r.pidFile, "-upgrade-timeout", "10s", "-drain-timeout", "10s"}, extra...)
+	r.args = append(append(r.args, "--"), program...)
+	t.Cleanup(r.killChildren) // registered first, so it runs after the groups are killed
+	return r
+}
+
+// start starts one supervisor (the first, or a second one that takes
+// over) and returns its pid once its pid file names it and it serves.
+func (r *runProc) start(t *testing.T) int {
+	t.Helper()
+	pid := startProc(t, bins.handoff, r.args, r.logPath, procOpts{newGroup: true, env: r.env})
+	if r.pid == 0 {
+		r.pid = pid
+	}
+	var last int
+	if err := poll(20*time.Second, func() bool { last, _ = proc.ReadPID(r.pidFile); return last == pid }); err != nil {
+		t.Fatalf("pid file %s: %d; want supervisor %d (%v)\n%s", r.pidFile, last, pid, err, r.log())
+	}
+	child := r.serving(t)
+	if !r.noHTTP {
+		r.waitServes(t, child)
+	}
+	return pid
+}
+
+// startRun starts a supervisor of program and waits until its child serves.
+func startRun(t *testing.T, program []string, extra ...string) *runProc {
+	t.Helper()
+	r := newRun(t, program, extra...)
+	r.start(t)
+	return r
+}
+
+// killChildren kills every child any supervisor of r ever started (each
+// leads its own group) and waits until they are gone.
+func (r *runProc) killChildren() {
+	for _, pid := range r.childrenStarted() {
+		if proc.RunsInGroup(pid, pid) {
+			syscall.Kill(-pid, syscall.SIGKILL)
+		}
+		if err := poll(10*time.Second, func() bool { return len(proc.GroupMembers(pid)) == 0 }); err != nil {
+			r.t.Errorf("child group %d outlived SIGKILL", pid)
+		}
+	}
+}
+
+var childStarted = regexp.MustCompile(`msg="child started" pid=\d+ child=(\d+)`)
+
+func (r *runProc) childrenStarted() []int {
+	var pids []int
+	for _, m := range childStarted.FindAllStringSubmatch(r.log(), -1) {
+		pid, _ := strconv.Atoi(m[1])
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func (r *runProc) log() string {
+	b, _ := os.ReadFile(r.logPath)
+	return string(b)
+}
+
+// runStatus is a supervisor's status with its detail decoded.
+type runStatus struct {
+	upgrader.Status
+	Run struct {
+		Program  []string `json:"program"`
+		FDs      []string `json:"fds"`
+		Children []struct {
+			PID   int    `json:"pid"`
+			State string `json:"state"`
+		} `json:"children"`
+	}
+}
+
+// status asks the control socket; an error means nobody answered.
+func (r *runProc) status() (runStatus, error) {
+	var st runStatus
+	raw, err := net.DialTimeout("unix", r.control, 2*time.Second)
+	if err != nil {
+		return st, err
+	}
+	c := wire.NewConn(raw.(*net.UnixConn))
+	defer c.Close()
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpStatus}); err != nil {
+		return st, err
+	}
+	if err := c.Expect(wire.TypeStatus, &st.Status); err != nil {
+		return st, err
+	}
+	return st, json.Unmarshal(st.Detail, &st.Run)
+}
+
+// serving returns the pid of the serving child, polling until there is
+// one and no upgrade runs.
+func (r *runProc) serving(t *testing.T) int {
+	t.Helper()
+	var st runStatus
+	var err error
+	pid := 0
+	perr := poll(15*time.Second, func() bool {
+		st, err = r.status()
+		pid = 0
+		for _, c := range st.Run.Children {
+			if c.State == "serving" {
+				pid = c.PID
+			}
+		}
+		return err == nil && st.State == "serving" && pid != 0
+	})
+	if perr != nil {
+		t.Fatalf("no serving child: status %+v, %v\n%s", st, err, tail([]byte(r.log()), 40))
+	}
+	return pid
+}
+
+// hasChild reports whether pid is still a child of the supervisor.
+func (r *runProc) hasChild(pid int) bool {
+	st, err := r.status()
+	if err != nil {
+		return false
+	}
+	for _, c := range st.Run.Children {
+		if c.PID == pid {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *runProc) waitServes(t *testing.T, pid int) {
+	t.Helper()
+	var got string
+	if err := poll(10*time.Second, func() bool { got = getPID(r.addr); return got == strconv.Itoa(pid) }); err != nil {
+		t.Fatalf("GET / X-Pid: got %q; want child %d (%v)", got, pid, err)
+	}
+}
+
+// upgradeBySignal sends SIGHUP to the supervisor and waits until a new
+// child serves and the old one has drained and been reaped.
+func (r *runProc) upgradeBySignal(t *testing.T, old int) int {
+	t.Helper()
+	sup, _ := proc.ReadPID(r.pidFile)
+	if err := syscall.Kill(sup, syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP %d: %v", sup, err)
+	}
+	var next int
+	if err := poll(15*time.Second, func() bool { next = r.serving(t); return next != old }); err != nil {
+		t.Fatalf("no new child after SIGHUP; still %d\n%s", old, tail([]byte(r.log()), 40))
+	}
+	r.waitServes(t, next)
+	if err := poll(15*time.Second, func() bool { return !r.hasChild(old) }); err != nil {
+		t.Fatalf("old child %d still there after the upgrade\n%s", old, tail([]byte(r.log()), 40))
+	}
+	return next
+}
+
+// stop sends SIGTERM to supervisor pid and returns how it ended.
+func (r *runProc) stop(t *testing.T, pid int) proc.Exit {
+	t.Helper()
+	syscall.Kill(pid, syscall.SIGTERM)
+	return waitGone(t, pid, 20*time.Second)
+}
+
+// childNotifyDir is the directory of the supervisor's notify socket, read
+// from a child's environment.
+func childNotifyDir(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	if err != nil {
+		return ""
+	}
+	m := regexp.MustCompile("(?:^|\x00)NOTIFY_SOCKET=([^\x00]*)").FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return filepath.Dir(string(m[1]))
+}
