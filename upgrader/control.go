@@ -17,6 +17,7 @@ const (
 	OpStatus   = "status"
 	OpUpgrade  = "upgrade"
 	OpTakeover = "takeover"
+	OpStop     = "stop" // see stop.go
 )
 
 // controlServer answers on the control socket. Its methods are nil-safe:
@@ -128,9 +129,11 @@ func (cs *controlServer) handle(raw *net.UnixConn) {
 		linger = cs.upgrade(c)
 	case OpTakeover:
 		linger = cs.takeover(c, raw)
+	case OpStop:
+		linger = cs.stopRequest(c)
 	default:
-		c.Send(wire.TypeResult, wire.Result{Error: fmt.Sprintf("unknown request %q (want %s, %s or %s)",
-			req.Op, OpStatus, OpUpgrade, OpTakeover)})
+		c.Send(wire.TypeResult, wire.Result{Error: fmt.Sprintf("unknown request %q (want %s, %s, %s or %s)",
+			req.Op, OpStatus, OpUpgrade, OpTakeover, OpStop)})
 	}
 }
 
