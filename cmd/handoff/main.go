@@ -3,12 +3,14 @@
 //
 //	handoff status  -control PATH [-json]
 //	handoff upgrade -control PATH [-timeout D] [-wait D]
+//	handoff stop    -control PATH [-timeout D]
 //	handoff help [COMMAND]
 //
 // upgrade is synchronous: it prints each step as it happens and exits 0
 // once the new process serves, or non-zero with the reason when the
-// upgrade failed and the old process kept serving. PATH defaults to
-// $HANDOFF_CONTROL.
+// upgrade failed and the old process kept serving. stop drains: it returns
+// once the serving generation and every draining one are gone, for a
+// systemd unit's ExecStop. PATH defaults to $HANDOFF_CONTROL.
 package main
 
 import (
@@ -37,6 +39,7 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 	commands = []command{
 		{"status", "-control PATH [-json]", "show the serving process: pid, generation, state, listeners, draining generations", runStatus},
 		{"upgrade", "-control PATH [-timeout D] [-wait D]", "start the next generation and wait until it serves (exit 0) or failed (exit 1)", runUpgrade},
+		{"stop", "-control PATH [-timeout D]", "stop the serving generation and wait until every generation is gone (exit 0) or the timeout (exit 1)", runStop},
 	}
 }
 
