@@ -20,10 +20,18 @@ const (
 	stopPollEvery  = 20 * time.Millisecond
 )
 
-// runStop asks the serving generation to stop and waits until it and every
-// draining generation are gone. It is what a systemd unit's ExecStop runs:
-// after a reload systemd's main pid is no child of systemd, and systemd
-// 252 would kill it at once instead of letting it drain.
+// runStop stops the server and waits until every generation is gone. It
+// is what a systemd unit's ExecStop runs: after a reload systemd's main
+// pid is no child of systemd, and systemd 252 would kill it at once
+// instead of letting it drain.
+//
+// Older generations still draining go first, while the serving one keeps
+// serving; only then is the serving one asked to stop. The order matters
+// under systemd: a generation's parent is the one before it, and a parent
+// still alive reaps its child, so had the serving one (systemd's main
+// pid) exited first, systemd would never see it go and would later
+// signal a pid that no longer is (or is another process's by then).
+// Once its parent is gone, systemd reaps it itself.
 func runStop(args []string, stdout io.Writer) error {
 	fs, control := newFlags("stop", stdout)
 	timeout := fs.Duration("timeout", time.Minute, "give up after `D` and say which generations are still running")
@@ -40,11 +48,11 @@ func runStop(args []string, stdout io.Writer) error {
 		return err
 	}
 	w := newWatch()
-	w.add(st.PID, fmt.Sprintf("generation %d, serving", st.Generation))
-	for _, p := range st.Draining {
-		w.add(p.PID, fmt.Sprintf("generation %d, draining", p.Generation))
+	if st, err = waitDraining(*control, st, deadline, w, stdout); err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "stopping pid %d (generation %d)%s\n", st.PID, st.Generation, drainingNote(st.Draining))
+	w.add(st.PID, fmt.Sprintf("generation %d, serving", st.Generation))
+	fmt.Fprintf(stdout, "stopping pid %d (generation %d)\n", st.PID, st.Generation)
 	if err := askToStop(*control, deadline, w, stdout); err != nil {
 		return err
 	}
@@ -55,15 +63,33 @@ func runStop(args []string, stdout io.Writer) error {
 	return nil
 }
 
-func drainingNote(ps []upgrader.Peer) string {
-	if len(ps) == 0 {
-		return ""
+// waitDraining waits until no older generation drains, and returns the
+// status that says so. It asks again after each wait: an upgrade meanwhile
+// makes the serving process one more draining generation.
+func waitDraining(control string, st upgrader.Status, deadline time.Time, w *watch, stdout io.Writer) (upgrader.Status, error) {
+	for len(st.Draining) > 0 {
+		for _, p := range st.Draining {
+			w.add(p.PID, fmt.Sprintf("generation %d, draining", p.Generation))
+		}
+		fmt.Fprintf(stdout, "waiting for draining pids %s first; pid %d serves meanwhile\n", pidList(st.Draining), st.PID)
+		if left := w.wait(deadline, stdout); len(left) > 0 {
+			return st, fmt.Errorf("still running at the deadline: %s; pid %d (generation %d) still serves",
+				strings.Join(left, ", "), st.PID, st.Generation)
+		}
+		var err error
+		if st, err = fetchStatus(control); err != nil {
+			return st, err
+		}
 	}
+	return st, nil
+}
+
+func pidList(ps []upgrader.Peer) string {
 	pids := make([]string, len(ps))
 	for i, p := range ps {
 		pids[i] = fmt.Sprint(p.PID)
 	}
-	return "; also waiting for draining pids " + strings.Join(pids, ", ")
+	return strings.Join(pids, ", ")
 }
 
 // askToStop sends the stop request until a serving process accepts it,
