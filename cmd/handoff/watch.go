@@ -17,9 +17,17 @@ type watch struct {
 }
 
 type watched struct {
-	start uint64 // as processStart reports it
-	what  string
+	start  uint64 // as processStart reports it
+	what   string
+	exited time.Time // when it was first seen a zombie
 }
+
+// reapGrace is how long a process that exited may stay a zombie before
+// the watch stops waiting for its parent to reap it. Under systemd the
+// wait matters: systemd learns that its main process exited only when it
+// reaps it, and an ExecStop that returned before would have systemd
+// signal the zombie and report it as left over.
+const reapGrace = 2 * time.Second
 
 func newWatch() *watch { return &watch{procs: map[int]watched{}} }
 
@@ -28,7 +36,7 @@ func (w *watch) add(pid int, what string) {
 	if _, ok := w.procs[pid]; ok || pid <= 0 {
 		return
 	}
-	if start, ok := processStart(pid); ok {
+	if start, zombie, ok := processStart(pid); ok && !zombie {
 		w.procs[pid] = watched{start: start, what: what}
 	}
 }
@@ -38,10 +46,7 @@ func (w *watch) add(pid int, what string) {
 func (w *watch) wait(deadline time.Time, stdout io.Writer) []string {
 	for {
 		for _, pid := range w.pids() {
-			if start, ok := processStart(pid); !ok || start != w.procs[pid].start {
-				fmt.Fprintf(stdout, "pid %d exited\n", pid)
-				delete(w.procs, pid)
-			}
+			w.check(pid, stdout)
 		}
 		if len(w.procs) == 0 || time.Now().After(deadline) {
 			break
@@ -53,6 +58,27 @@ func (w *watch) wait(deadline time.Time, stdout io.Writer) []string {
 		left = append(left, fmt.Sprintf("pid %d (%s)", pid, w.procs[pid].what))
 	}
 	return left
+}
+
+// check forgets pid once it is gone (or its number names another
+// process), or has been a zombie for reapGrace.
+func (w *watch) check(pid int, stdout io.Writer) {
+	p := w.procs[pid]
+	start, zombie, ok := processStart(pid)
+	switch {
+	case !ok || start != p.start:
+		if p.exited.IsZero() {
+			fmt.Fprintf(stdout, "pid %d exited\n", pid)
+		}
+		delete(w.procs, pid)
+	case zombie && p.exited.IsZero():
+		fmt.Fprintf(stdout, "pid %d exited\n", pid)
+		p.exited = time.Now()
+		w.procs[pid] = p
+	case zombie && time.Since(p.exited) > reapGrace:
+		fmt.Fprintf(stdout, "pid %d exited but its parent has not reaped it after %v\n", pid, reapGrace)
+		delete(w.procs, pid)
+	}
 }
 
 func (w *watch) pids() []int {

@@ -163,7 +163,11 @@ func (m *Machine) start() error {
 	cmd.Env = append(cleanEnv(), "NSPAWN_CGROUPS="+strings.Join(m.cgroups, " "),
 		"SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="+unified)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Should the test binary die without its cleanups (a signal, a
+	// panic elsewhere), SIGTERM makes nspawn power the container off.
+	// (The kernel sends it when the forking thread exits; Go's threads
+	// outlive the test unless a goroutine locked to one ends.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("nspawn: start: %w", err)
 	}
