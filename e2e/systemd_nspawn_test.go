@@ -163,12 +163,6 @@ func (b *unitBox) show(t *testing.T, props ...string) map[string]string {
 	return v
 }
 
-func (b *unitBox) mainPID(t *testing.T) int {
-	t.Helper()
-	pid, _ := strconv.Atoi(b.show(t, "MainPID")["MainPID"])
-	return pid
-}
-
 // wantState checks ActiveState and SubState of demo.service.
 func (b *unitBox) wantState(t *testing.T, step, active, sub string) map[string]string {
 	t.Helper()
