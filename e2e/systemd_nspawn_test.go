@@ -385,11 +385,40 @@ func testStopAfterReloads(t *testing.T, b *unitBox, withDraining bool) {
 	if _, code, _ := b.m.Run(10*time.Second, "test", "-e", "/run/demo/control.sock"); code == 0 {
 		t.Errorf("after stop: /run/demo/control.sock still exists")
 	}
-	transcript(t, "stop after reloads: systemctl stop exit %d in %v; slow request on MainPID %d answered by %s, on draining pid %d by %s; %s/%s result %s",
-		code, took.Round(time.Millisecond), pid, gotNew, older, gotOld, v["ActiveState"], v["SubState"], v["Result"])
+	lost := 0
+	for _, got := range []string{gotNew, gotOld} {
+		if strings.HasPrefix(got, "error") || strings.HasPrefix(got, "status") {
+			lost++
+		}
+	}
+	if withDraining {
+		transcript(t, "stop after 4 reloads: slow requests in flight on MainPID %d and on draining pid %d", pid, older)
+	} else {
+		transcript(t, "stop after 3 reloads: a slow request in flight on MainPID %d", pid)
+	}
+	for _, line := range execStopLines(journal) {
+		transcript(t, "  ExecStop: %s", line)
+	}
+	transcript(t, "systemctl stop: exit %d in %v; answered by %s (serving) and %s (draining); %d lost; %s/%s, result %s",
+		code, took.Round(time.Millisecond), gotNew, gotOld, lost, v["ActiveState"], v["SubState"], v["Result"])
 	if t.Failed() {
 		t.Logf("systemctl stop output:\n%s", out)
 	}
+}
+
+// execStopLines returns what `handoff stop` printed in the journal, after
+// the unit began stopping.
+func execStopLines(journal string) []string {
+	_, after, _ := strings.Cut(journal, "Stopping "+demoUnit)
+	var lines []string
+	for _, line := range strings.Split(after, "\n") {
+		if _, msg, ok := strings.Cut(line, " handoff["); ok {
+			if _, text, ok := strings.Cut(msg, "]: "); ok {
+				lines = append(lines, text)
+			}
+		}
+	}
+	return lines
 }
 
 // slowInFlight sends a slow request and waits until the process with
