@@ -184,6 +184,17 @@ func (b *unitBox) activate(t *testing.T) int {
 		t.Fatalf("first request through demo.socket: X-Pid %q (%v)", got, err)
 	}
 	pid, _ := strconv.Atoi(got)
+	// The demo answers before systemd has read its READY=1: until then the
+	// start job runs, and a reload requested meanwhile would be merged
+	// into it and do nothing.
+	var v map[string]string
+	started := func() bool {
+		v = b.show(t, "ActiveState", "SubState", "MainPID")
+		return v["ActiveState"] == "active" && v["SubState"] == "running" && v["MainPID"] == got
+	}
+	if err := poll(20*time.Second, started); err != nil {
+		t.Fatalf("after the first request (answered by pid %d): %v; want active/running on that MainPID (%v)", pid, v, err)
+	}
 	return pid
 }
 
