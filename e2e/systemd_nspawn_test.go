@@ -343,8 +343,8 @@ func testBadDeploy(t *testing.T, b *unitBox) {
 	if res.Failed != 0 {
 		t.Fatalf("bad deploy and recovery: %s; want no failed request", res.Summary())
 	}
-	transcript(t, "good build back: systemctl reload exit 0, MainPID %d -> %d; %d requests, %d lost",
-		pid, next, res.OK+res.Failed, res.Failed)
+	transcript(t, "good build back: systemctl reload exit 0, MainPID %d -> %d, StatusText %q; %d requests, %d lost",
+		pid, next, b.show(t, "StatusText")["StatusText"], res.OK+res.Failed, res.Failed)
 }
 
 // testStopAfterReloads stops the service after reloads while the serving
