@@ -152,7 +152,11 @@ func stopOnce(control string, deadline time.Time) (*wire.Conn, wire.Result, erro
 		c.Close()
 		return nil, res, fmt.Errorf("stop request to %s: %w", control, refusal(err))
 	}
-	if res.PID <= 0 {
+	switch {
+	case !res.OK && res.PID <= 0: // not a generation's answer: a server without the stop operation, say
+		c.Close()
+		return nil, res, fmt.Errorf("stop request to %s refused: %s", control, res.Error)
+	case res.PID <= 0:
 		c.Close()
 		return nil, res, fmt.Errorf("stop request to %s: %w: answer names no pid: %+v", control, wire.ErrMalformed, res)
 	}
