@@ -3,11 +3,11 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,7 +72,7 @@ func TestSystemdNotifySequence(t *testing.T) {
 	if m := ns.next(t); !regexp.MustCompile(`^RELOADING=1\nMONOTONIC_USEC=\d+$`).MatchString(m) {
 		t.Fatalf("upgrade start: got %q; want RELOADING=1 with MONOTONIC_USEC", m)
 	}
-	if m, want := ns.next(t), "MAINPID="+strconv.Itoa(next)+"\nREADY=1"; m != want {
+	if m, want := ns.next(t), fmt.Sprintf("MAINPID=%d\nSTATUS=serving: pid %d, generation 2\nREADY=1", next, next); m != want {
 		t.Fatalf("upgrade end: got %q; want %q", m, want)
 	}
 

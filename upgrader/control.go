@@ -199,9 +199,11 @@ func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
 	case wire.OpTakeover:
 		cs.takeover(c)
 		return false
+	case wire.OpStop:
+		return cs.stopRequest(c)
 	}
 	c.Send(wire.TypeResult, wire.Result{Code: wire.CodeFailed, Error: fmt.Sprintf(
-		"unknown request %q (want %s, %s or %s)", req.Op, wire.OpStatus, wire.OpUpgrade, wire.OpTakeover)})
+		"unknown request %q (want %s, %s, %s or %s)", req.Op, wire.OpStatus, wire.OpUpgrade, wire.OpTakeover, wire.OpStop)})
 	return false
 }
 

@@ -116,7 +116,8 @@ func (u *Upgrader) endUpgrade(pid int, next *nextGen, err error) {
 	}
 	u.ctl.closeListener()
 	u.set.Close(false)
-	notify(fmt.Sprintf("MAINPID=%d\nREADY=1", pid))
+	// STATUS= replaces what a failed upgrade left there.
+	notify(fmt.Sprintf("MAINPID=%d\nSTATUS=serving: pid %d, generation %d\nREADY=1", pid, pid, u.self.Generation+1))
 	u.log.Info("handed over", "new_pid", pid)
 }
 

@@ -17,9 +17,9 @@ func dial(path string, req wire.Request) (*wire.Conn, error) {
 	raw, err := net.DialTimeout("unix", path, 5*time.Second)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("no control socket at %s (is the server running with that control path?)", path)
+		return nil, &dialError{fmt.Sprintf("no control socket at %s (is the server running with that control path?)", path), err}
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return nil, fmt.Errorf("nobody answers on %s: a stale socket left by a server that is gone", path)
+		return nil, &dialError{fmt.Sprintf("nobody answers on %s: a stale socket left by a server that is gone", path), err}
 	case errors.Is(err, os.ErrPermission):
 		return nil, fmt.Errorf("not allowed to connect to %s: %w", path, err)
 	case err != nil:
@@ -33,6 +33,16 @@ func dial(path string, req wire.Request) (*wire.Conn, error) {
 	}
 	return c, nil
 }
+
+// dialError is an operator's message for a failed connect that keeps the
+// cause (os.ErrNotExist, syscall.ECONNREFUSED) for callers that branch on it.
+type dialError struct {
+	msg   string
+	cause error
+}
+
+func (e *dialError) Error() string { return e.msg }
+func (e *dialError) Unwrap() error { return e.cause }
 
 // refusal explains an Abort the server sent instead of an answer.
 func refusal(err error) error {

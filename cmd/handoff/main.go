@@ -3,14 +3,17 @@
 //
 //	handoff status  -control PATH [-json]
 //	handoff upgrade -control PATH [-timeout D] [-wait D]
+//	handoff stop    -control PATH [-timeout D]
 //	handoff run [flags] -listen NAME=NETWORK://ADDR ... -- PROGRAM [ARGS...]
 //	handoff help [COMMAND]
 //
 // upgrade is synchronous: it prints each step as it happens and exits 0
 // once the new process serves, or non-zero with the reason when the
-// upgrade failed and the old process kept serving. PATH defaults to
-// $HANDOFF_CONTROL. run supervises a server in any language that takes its
-// sockets the systemd way (LISTEN_FDS) and replaces it on upgrade (Linux).
+// upgrade failed and the old process kept serving. stop drains: it returns
+// once the serving generation and every draining one are gone, for a
+// systemd unit's ExecStop. run supervises a server in any language that
+// takes its sockets the systemd way (LISTEN_FDS) and replaces it on
+// upgrade (Linux). PATH defaults to $HANDOFF_CONTROL.
 package main
 
 import (
@@ -39,6 +42,7 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 	commands = []command{
 		{"status", "-control PATH [-json]", "show the serving process: pid, generation, state, listeners, draining generations", runStatus},
 		{"upgrade", "-control PATH [-timeout D] [-wait D]", "start the next generation and wait until it serves (exit 0) or failed (exit 1)", runUpgrade},
+		{"stop", "-control PATH [-timeout D]", "stop the serving generation and wait until every generation is gone (exit 0) or the timeout (exit 1)", runStop},
 		{"run", "[flags] -listen NAME=NETWORK://ADDR ... -- PROGRAM [ARGS...]", "supervise PROGRAM in any language: it gets the sockets as LISTEN_FDS and says READY=1; upgrades replace it with no downtime", runRun},
 	}
 }

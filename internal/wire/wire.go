@@ -79,6 +79,7 @@ const (
 	OpStatus   = "status"
 	OpUpgrade  = "upgrade"
 	OpTakeover = "takeover"
+	OpStop     = "stop" // the serving generation drains and exits
 )
 
 // Progress events of an upgrade (Progress.Event), in order.
@@ -157,7 +158,7 @@ type Abort struct {
 }
 
 // Request asks a control server for something: Op is one of the Op
-// constants. For OpStatus, From is the index of the first listener to
+// constants (status, upgrade, takeover, stop). For OpStatus, From is the index of the first listener to
 // list: a status with more listeners than fit in one frame comes in pages.
 type Request struct {
 	Op   string `json:"op"`

@@ -1,0 +1,85 @@
+//go:build linux
+
+package upgrader
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/testutil"
+	"github.com/handoff-go/handoff/internal/wire"
+)
+
+// dialStop sends OpStop on a fresh control connection and returns the
+// connection with the server's Result.
+func dialStop(t *testing.T, control string) (*wire.Conn, wire.Result) {
+	t.Helper()
+	raw, err := net.Dial("unix", control)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := wire.NewConn(raw.(*net.UnixConn))
+	t.Cleanup(func() { c.Close() })
+	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpStop}); err != nil {
+		t.Fatal(err)
+	}
+	var res wire.Result
+	if err := c.Expect(wire.TypeResult, &res); err != nil {
+		t.Fatalf("stop request: %v; want a Result", err)
+	}
+	return c, res
+}
+
+// TestControlStop: a stop request closes Exit, refuses later upgrades, and
+// the connection stays open until Stop, so the client sees EOF only then.
+func TestControlStop(t *testing.T) {
+	checkLeaks(t)
+	control := filepath.Join(shortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: control})
+	c, res := dialStop(t, control)
+	if !res.OK || res.PID != os.Getpid() {
+		t.Fatalf("stop result: got %+v; want OK naming pid %d", res, os.Getpid())
+	}
+	select {
+	case <-u.Exit():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Exit not closed within 5s of an accepted stop request")
+	}
+	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrStopped) {
+		t.Fatalf("upgrade after a stop request: got %v; want ErrStopped", err)
+	}
+	c.SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := c.Recv(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("before Stop: got %v; want the connection still open (deadline exceeded)", err)
+	}
+	u.Stop()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Recv(); !errors.Is(err, wire.ErrClosed) {
+		t.Fatalf("after Stop: got %v; want EOF (wire.ErrClosed)", err)
+	}
+}
+
+// TestControlStopRefusedWhileUpgrading: a process that is not simply
+// serving says why and keeps going; the client may ask again.
+func TestControlStopRefusedWhileUpgrading(t *testing.T) {
+	checkLeaks(t)
+	control := filepath.Join(shortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
+	go u.Upgrade(context.Background())
+	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
+	_, res := dialStop(t, control)
+	if res.OK || !strings.Contains(res.Error, "already in progress") {
+		t.Fatalf("got %+v; want a failed Result saying an upgrade is in progress", res)
+	}
+	select {
+	case <-u.Exit():
+		t.Fatal("Exit closed by a refused stop request")
+	default:
+	}
+}
