@@ -37,7 +37,7 @@ func TestPIDFileKeptOnFullDisk(t *testing.T) {
 	}
 	t.Cleanup(func() { unix.Unmount(dir, 0) })
 	path := filepath.Join(dir, "app.pid")
-	if err := writePIDFile(path, 4242); err != nil {
+	if err := draftPIDFile(path, 4242).commit(); err != nil {
 		t.Fatal(err)
 	}
 	filler, _ := os.Create(filepath.Join(dir, "filler"))
@@ -47,8 +47,8 @@ func TestPIDFileKeptOnFullDisk(t *testing.T) {
 		}
 	}
 	filler.Close()
-	if err := writePIDFile(path, 5353); !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("writePIDFile on a full disk: got %v; want ENOSPC", err)
+	if err := draftPIDFile(path, 5353).commit(); !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("a pid file written on a full disk: got %v; want ENOSPC", err)
 	}
 	if got, err := ReadPIDFile(path); got != 4242 {
 		t.Errorf("pid file after the failed write: got %d (%v); want the old 4242", got, err)

@@ -8,11 +8,6 @@ import (
 	"strconv"
 )
 
-// writePIDFile replaces path with pid atomically; see pidFileDraft.
-func writePIDFile(path string, pid int) error {
-	return draftPIDFile(path, pid).commit()
-}
-
 // pidFileDraft is a pid file written ahead of time: a temporary file beside
 // path holding the pid, made readable by all and flushed to disk. Only
 // renaming it into place is left for the moment this process serves, so

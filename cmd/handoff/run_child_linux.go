@@ -10,6 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Child states, as `handoff status` shows them.
+const (
+	childStarting = "starting"
+	childServing  = "serving"
+	childDraining = "draining"
+)
+
 // child is one process the supervisor started. Its pid stays valid for
 // signals until done is closed: the waiter reaps it under mu, and signal
 // checks under mu that it has not, so a signal never reaches a recycled

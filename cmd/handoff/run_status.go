@@ -25,13 +25,6 @@ type childInfo struct {
 	Status  string    `json:"status,omitempty"` // its last STATUS=
 }
 
-// Child states.
-const (
-	childStarting = "starting"
-	childServing  = "serving"
-	childDraining = "draining"
-)
-
 // supervisorDetail decodes the detail of a `handoff run` supervisor; ok is
 // false for any other server.
 func supervisorDetail(st upgrader.Status) (runDetail, bool) {
@@ -40,21 +33,6 @@ func supervisorDetail(st upgrader.Status) (runDetail, bool) {
 		return runDetail{}, false
 	}
 	return d, true
-}
-
-// servingChild is the pid of the child that serves, if st is a
-// supervisor's.
-func servingChild(st upgrader.Status) (int, bool) {
-	d, ok := supervisorDetail(st)
-	if !ok {
-		return 0, false
-	}
-	for _, c := range d.Children {
-		if c.State == childServing {
-			return c.PID, true
-		}
-	}
-	return 0, false
 }
 
 func printRunDetail(w io.Writer, st upgrader.Status) {
