@@ -25,6 +25,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 type listener struct {
 	net.Listener
 	s        *Server
+	plain    bool // not TLS: its connections may move
+	canMove  bool // plain, and the Mover takes its connections; set when the drain starts
 	once     sync.Once
 	closeErr error
 }
@@ -34,7 +36,7 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{Conn: nc, s: l.s, state: http.StateNew, idleSince: time.Now()}
+	c := &conn{Conn: nc, s: l.s, ln: l, state: http.StateNew, idleSince: time.Now()}
 	l.s.mu.Lock()
 	l.s.conns[c] = struct{}{}
 	l.s.mu.Unlock()
@@ -56,17 +58,22 @@ func (l *listener) Close() error {
 type conn struct {
 	net.Conn
 	s             *Server
+	ln            *listener
 	closeOnce     sync.Once
 	closeErr      error
 	readSinceIdle atomic.Bool   // bytes arrived since the state went idle
 	protoKnown    atomic.Bool   // h2 is settled; touched by ConnState only
 	h2            atomic.Bool   // HTTP/2: drained by GOAWAY, never kicked; set under Server.mu
 	kicks         atomic.Uint32 // lets a Read tell a kick undone meanwhile from its own timeout
+	notHTTP1      atomic.Bool   // began with the HTTP/2 preface (h2c): never moved
+	reads         readShape     // what the reader asked for; touched by the reader goroutine only
 
 	mu           sync.Mutex
 	state        http.ConnState
 	idleSince    time.Time
 	kicked       bool      // read deadline forced into the past by the drain
+	kickToMove   bool      // the pending kick is to move c, not to close it
+	moveTried    bool      // a move was considered since c last went idle
 	readDeadline time.Time // the deadline the server asked for
 }
 
@@ -103,15 +110,26 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 func (c *conn) Read(p []byte) (int, error) {
 	for {
 		kicks := c.kicks.Load()
+		c.reads.asked(len(p))
 		n, err := c.Conn.Read(p)
 		if n > 0 {
 			c.readSinceIdle.Store(true)
+			if c.reads.got(p[:n]) {
+				c.notHTTP1.Store(true)
+			}
 		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
-		n, retry, err := c.afterTimeout(p, err, kicks)
-		if !retry {
+		n, next, err := c.afterTimeout(p, err, kicks)
+		switch next {
+		case kickMove:
+			if c.s.move(c) {
+				// The next process holds the socket: the server lets go
+				// quietly (EOF writes nothing) and closes our descriptor.
+				return 0, io.EOF
+			}
+		case kickReturn:
 			return n, err
 		}
 	}
@@ -122,29 +140,48 @@ func (c *conn) Read(p []byte) (int, error) {
 // server is waiting on: hand over bytes already queued in the socket, else
 // close it. Closing here, on the reader goroutine, means no request bytes
 // can have been taken off the socket without the drain knowing.
-func (c *conn) afterTimeout(p []byte, err error, kicks uint32) (n int, retry bool, _ error) {
+func (c *conn) afterTimeout(p []byte, err error, kicks uint32) (n int, next afterKick, _ error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.kicked {
 		own := !c.readDeadline.IsZero() && !time.Now().Before(c.readDeadline)
-		return 0, !own && c.kicks.Load() != kicks, err
+		if !own && c.kicks.Load() != kicks {
+			return 0, kickRetry, err
+		}
+		return 0, kickReturn, err
 	}
 	c.kicked = false
 	c.Conn.SetReadDeadline(c.readDeadline)
 	if !c.idleLocked() {
-		return 0, true, nil
+		return 0, kickRetry, nil
+	}
+	if c.kickToMove {
+		c.kickToMove = false
+		if c.reads.holdsNothing(len(p)) && !c.notHTTP1.Load() {
+			return 0, kickMove, nil
+		}
+		return 0, kickRetry, nil // the server holds some of its bytes: drained as before
 	}
 	n, werr := readWaiting(c.Conn, p)
 	switch {
 	case n > 0:
 		c.readSinceIdle.Store(true)
-		return n, false, nil
+		return n, kickReturn, nil
 	case werr == io.EOF:
-		return 0, false, io.EOF
+		return 0, kickReturn, io.EOF
 	}
 	c.Close()
-	return 0, false, errIdleClosed
+	return 0, kickReturn, errIdleClosed
 }
+
+// afterKick says what Read does after a timeout.
+type afterKick int
+
+const (
+	kickReturn afterKick = iota // return what afterTimeout returned
+	kickRetry                   // read again
+	kickMove                    // move c; read again if that failed
+)
 
 // idleLocked reports whether the server is between requests on c and has
 // not yet started reading the next one.
@@ -181,16 +218,27 @@ func (c *conn) kickIfIdle(now, since time.Time, grace time.Duration) time.Time {
 	if c.kicked || !c.idleLocked() {
 		return time.Time{}
 	}
+	if !c.moveTried && c.s.movable(c) {
+		c.moveTried = true
+		c.kickToMove = true
+		c.kickLocked()
+		return time.Time{}
+	}
 	if c.idleSince.After(since) {
 		since = c.idleSince
 	}
 	if due := since.Add(grace); now.Before(due) {
 		return due
 	}
+	c.kickLocked()
+	return time.Time{}
+}
+
+// kickLocked wakes the reader: its Read returns, and afterTimeout decides.
+func (c *conn) kickLocked() {
 	c.kicked = true
 	c.kicks.Add(1)
 	c.Conn.SetReadDeadline(aLongTimeAgo)
-	return time.Time{}
 }
 
 func (c *conn) isKicked() bool {
@@ -213,9 +261,10 @@ func (c *conn) setState(st http.ConnState) {
 	case http.StateIdle:
 		c.idleSince = time.Now()
 		c.readSinceIdle.Store(false)
+		c.moveTried = false
 	case http.StateActive, http.StateHijacked:
 		if c.kicked {
-			c.kicked = false
+			c.kicked, c.kickToMove = false, false
 			c.Conn.SetReadDeadline(c.readDeadline)
 		}
 	}

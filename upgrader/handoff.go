@@ -113,6 +113,7 @@ func (u *Upgrader) handOver(c *wire.Conn, draining []Peer, report reporter) (int
 	if err := c.Send(wire.TypeReadyAck, struct{}{}); err != nil {
 		return fail("ready", err)
 	}
+	u.moveConnsTo(c, hello)
 	report.send(EventReady, pid, "")
 	return pid, nil
 }
@@ -134,7 +135,7 @@ func (u *Upgrader) sendSet(c *wire.Conn) (int, error) {
 // receive runs the new side of the protocol on c up to the inherited set;
 // Ready finishes it.
 func (u *Upgrader) receive(c *wire.Conn) error {
-	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid}); err != nil {
+	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid, Conns: u.offersConns()}); err != nil {
 		return fmt.Errorf("upgrader: hello to previous generation: %w", err)
 	}
 	var hello wire.Hello
@@ -191,8 +192,7 @@ func (u *Upgrader) announce() error {
 // watchParent waits for the previous generation to go (its end of the
 // connection closes when it exits) and forgets it.
 func (u *Upgrader) watchParent() {
-	u.parent.SetTimeout(0)
-	_, err := u.parent.Recv()
+	err := u.takeConns(u.parent)
 	u.parent.Close() // Close is safe beside Stop's own Close of it
 	pid := u.parentHello.PID
 	u.log.Info("previous generation gone", "old_pid", pid, "how", errString(err))

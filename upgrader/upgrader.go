@@ -50,6 +50,10 @@ type Options struct {
 	MaxDraining int
 	// Logger receives one line per lifecycle event. Default: silent.
 	Logger *slog.Logger
+	// DisableConnMoves stops idle connections moving between this
+	// generation and its neighbours (see ConnMover): as the new side it
+	// does not offer to take them, as the old side it sends none.
+	DisableConnMoves bool
 }
 
 // Mode says how a process came to life.
@@ -74,7 +78,8 @@ type Upgrader struct {
 	gen         uint64
 	parent      *wire.Conn // the previous generation; nil in cold mode
 	parentHello wire.Hello
-	inherited   int // members received from the previous generation or systemd
+	inherited   int   // members received from the previous generation or systemd
+	mv          moves // connections moving in or out (conns.go)
 
 	exit  chan struct{} // closed when this process must stop serving
 	calls chan func(*state)
@@ -139,7 +144,8 @@ func withDefaults(o Options) Options {
 // listener: closing it stops this process accepting and nothing more; the
 // socket itself lives on in the set until it is handed over or Stop.
 func (u *Upgrader) Listen(name, network, addr string) (net.Listener, error) {
-	return u.set.Listen(name, network, addr)
+	ln, err := u.set.Listen(name, network, addr)
+	return u.withInbox(name, ln, err)
 }
 
 // ListenPacket is Listen for datagram sockets ("udp", "udp4", "udp6",
