@@ -37,6 +37,10 @@ func (l *listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	c := &conn{Conn: nc, s: l.s, ln: l, state: http.StateNew, idleSince: time.Now()}
+	if m, ok := nc.(interface{ Moved() bool }); ok && m.Moved() {
+		c.awaitingFirst = true // an idle keep-alive connection, not a new one
+		c.reads.moved = true
+	}
 	l.s.mu.Lock()
 	l.s.conns[c] = struct{}{}
 	l.s.mu.Unlock()
@@ -66,6 +70,7 @@ type conn struct {
 	h2            atomic.Bool   // HTTP/2: drained by GOAWAY, never kicked; set under Server.mu
 	kicks         atomic.Uint32 // lets a Read tell a kick undone meanwhile from its own timeout
 	notHTTP1      atomic.Bool   // began with the HTTP/2 preface (h2c): never moved
+	moveFailed    atomic.Bool   // a Move of c failed: its socket may linger in a failed receiver's queue
 	reads         readShape     // what the reader asked for; touched by the reader goroutine only
 
 	mu           sync.Mutex
@@ -75,11 +80,25 @@ type conn struct {
 	kickToMove   bool      // the pending kick is to move c, not to close it
 	moveTried    bool      // a move was considered since c last went idle
 	readDeadline time.Time // the deadline the server asked for
+	// awaitingFirst: c was moved here idle and has sent nothing since, so
+	// the server's deadline for its first request (ReadHeaderTimeout or
+	// ReadTimeout) starts at its first byte, as it does on a keep-alive
+	// connection, and IdleTimeout bounds the wait until then.
+	awaitingFirst bool
+	headerFor     time.Duration // what the server's first deadline allows, counted from the first byte
+	idleUntil     time.Time     // the idle deadline applied meanwhile
 }
 
 // Close closes the connection and stops counting it, once.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
+		if c.moveFailed.Load() {
+			// A next process that failed mid-move may still hold a
+			// reference it will never serve (fds queued unread on its
+			// control socket): send FIN ourselves rather than leave the
+			// client with a socket that only looks open.
+			c.CloseWrite()
+		}
 		c.closeErr = c.Conn.Close()
 		c.s.forget(c)
 	})
@@ -117,6 +136,10 @@ func (c *conn) Read(p []byte) (int, error) {
 			if c.reads.got(p[:n]) {
 				c.notHTTP1.Store(true)
 			}
+			if c.reads.moved {
+				c.reads.moved = false
+				c.firstBytes()
+			}
 		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
@@ -144,14 +167,15 @@ func (c *conn) afterTimeout(p []byte, err error, kicks uint32) (n int, next afte
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.kicked {
-		own := !c.readDeadline.IsZero() && !time.Now().Before(c.readDeadline)
+		dl := c.appliedLocked()
+		own := !dl.IsZero() && !time.Now().Before(dl)
 		if !own && c.kicks.Load() != kicks {
 			return 0, kickRetry, err
 		}
 		return 0, kickReturn, err
 	}
 	c.kicked = false
-	c.Conn.SetReadDeadline(c.readDeadline)
+	c.Conn.SetReadDeadline(c.appliedLocked())
 	if !c.idleLocked() {
 		return 0, kickRetry, nil
 	}
@@ -203,10 +227,42 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.readDeadline = t
+	if c.awaitingFirst {
+		c.headerFor = 0
+		if !t.IsZero() {
+			c.headerFor = time.Until(t)
+		}
+		c.idleUntil = c.s.idleDeadline()
+	}
 	if c.kicked {
 		return nil
 	}
-	return c.Conn.SetReadDeadline(t)
+	return c.Conn.SetReadDeadline(c.appliedLocked())
+}
+
+// appliedLocked is the read deadline c should have while not kicked.
+func (c *conn) appliedLocked() time.Time {
+	if c.awaitingFirst {
+		return c.idleUntil
+	}
+	return c.readDeadline
+}
+
+// firstBytes ends the keep-alive wait of a moved connection: the server's
+// own deadline now runs, from this first byte.
+func (c *conn) firstBytes() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.awaitingFirst {
+		return
+	}
+	c.awaitingFirst = false
+	if c.headerFor > 0 {
+		c.readDeadline = time.Now().Add(c.headerFor)
+	}
+	if !c.kicked {
+		c.Conn.SetReadDeadline(c.readDeadline)
+	}
 }
 
 // kickIfIdle kicks c if it has been idle for grace, counted from since at
@@ -218,10 +274,7 @@ func (c *conn) kickIfIdle(now, since time.Time, grace time.Duration) time.Time {
 	if c.kicked || !c.idleLocked() {
 		return time.Time{}
 	}
-	if !c.moveTried && c.s.movable(c) {
-		c.moveTried = true
-		c.kickToMove = true
-		c.kickLocked()
+	if c.kickToMoveLocked() {
 		return time.Time{}
 	}
 	if c.idleSince.After(since) {
@@ -232,6 +285,28 @@ func (c *conn) kickIfIdle(now, since time.Time, grace time.Duration) time.Time {
 	}
 	c.kickLocked()
 	return time.Time{}
+}
+
+// kickToMoveIfIdle kicks c to move it if it may, reporting whether it did.
+// ConnState calls it as c goes idle during a drain, on c's reader
+// goroutine just before it waits for the next request: the move follows at
+// once instead of at the next sweep.
+func (c *conn) kickToMoveIfIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.kicked && c.idleLocked() && c.kickToMoveLocked()
+}
+
+// kickToMoveLocked kicks c, which is idle and not kicked, to move it,
+// once per idle period, if it may move.
+func (c *conn) kickToMoveLocked() bool {
+	if c.moveTried || !c.s.movable(c) {
+		return false
+	}
+	c.moveTried = true
+	c.kickToMove = true
+	c.kickLocked()
+	return true
 }
 
 // kickLocked wakes the reader: its Read returns, and afterTimeout decides.
@@ -265,7 +340,7 @@ func (c *conn) setState(st http.ConnState) {
 	case http.StateActive, http.StateHijacked:
 		if c.kicked {
 			c.kicked, c.kickToMove = false, false
-			c.Conn.SetReadDeadline(c.readDeadline)
+			c.Conn.SetReadDeadline(c.appliedLocked())
 		}
 	}
 }
@@ -279,7 +354,7 @@ func (s *Server) connState(nc net.Conn, st http.ConnState) {
 		if st == http.StateActive || st == http.StateIdle {
 			s.noteProtocol(c, nc)
 		}
-		if st == http.StateIdle && s.draining.Load() {
+		if st == http.StateIdle && s.draining.Load() && !c.kickToMoveIfIdle() {
 			signal(s.wentIdle)
 		}
 	}

@@ -34,6 +34,7 @@ const httpReadBuffer = 4 << 10
 // the first bytes read, which tell HTTP/1 from HTTP/2 without TLS. Only
 // the connection's reader goroutine touches it.
 type readShape struct {
+	moved      bool // came moved and nothing read yet
 	last, most int
 	head       [4]byte
 	headN      int
@@ -93,6 +94,7 @@ func (s *Server) move(c *conn) bool {
 		s.moved.Add(1)
 		return true
 	}
+	c.moveFailed.Store(true)
 	if !s.moveFailed.Swap(true) {
 		s.log.Warn("httpdrain: moving connections failed; draining the rest", "err", err,
 			"moved", s.moved.Load())

@@ -158,6 +158,19 @@ func (s *Server) connContext(ctx context.Context, nc net.Conn) context.Context {
 	return ctx
 }
 
+// idleDeadline is when a keep-alive connection that goes idle now times
+// out, as net/http computes it: IdleTimeout, else ReadTimeout, else never.
+func (s *Server) idleDeadline() time.Time {
+	d := s.srv.IdleTimeout
+	if d <= 0 {
+		d = s.srv.ReadTimeout
+	}
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
 // sinceDrain is how long the drain has run; only once draining is set.
 func (s *Server) sinceDrain() time.Duration { return time.Since(s.drainStart) }
 

@@ -81,10 +81,16 @@ func (l *Inbox) Release() {
 
 // Deliver queues conns for Accept and releases one Hold. The Inbox owns
 // conns from now on; Close does not close them (Accept hands every one out).
+// Accept returns each TCP or Unix connection wrapped so that its Moved
+// method reports true (the *net.TCPConn or *net.UnixConn is embedded):
+// a server can tell an idle keep-alive connection that moved from a new
+// one.
 func (l *Inbox) Deliver(conns []net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.queue = append(l.queue, conns...)
+	for _, c := range conns {
+		l.queue = append(l.queue, markMoved(c))
+	}
 	l.holds--
 	l.changedLocked()
 	if !l.closed {
@@ -164,4 +170,26 @@ func (l *Inbox) Close() error {
 	l.changedLocked()
 	l.mu.Unlock()
 	return l.Listener.Close()
+}
+
+// MovedTCPConn is a TCP connection that was delivered to an Inbox.
+type MovedTCPConn struct{ *net.TCPConn }
+
+// Moved reports true.
+func (MovedTCPConn) Moved() bool { return true }
+
+// MovedUnixConn is a Unix connection that was delivered to an Inbox.
+type MovedUnixConn struct{ *net.UnixConn }
+
+// Moved reports true.
+func (MovedUnixConn) Moved() bool { return true }
+
+func markMoved(c net.Conn) net.Conn {
+	switch c := c.(type) {
+	case *net.TCPConn:
+		return MovedTCPConn{c}
+	case *net.UnixConn:
+		return MovedUnixConn{c}
+	}
+	return c
 }
