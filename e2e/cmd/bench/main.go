@@ -42,6 +42,8 @@ type options struct {
 	timeK     int           // section 3's upgrades per count
 	goneN     int           // section 4's upgrades
 	budget    time.Duration // the whole run, after the build
+	json      string        // write sections 5 and 6 as JSON here
+	only      string        // "idle": run sections 5 and 6 only
 }
 
 func parseOptions() options {
@@ -52,6 +54,8 @@ func parseOptions() options {
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.wrk, "wrk", "", "path to wrk (default: looked up in PATH)")
 	flag.StringVar(&o.logs, "logs", "", "keep a copy of every server's log in this existing directory")
+	flag.StringVar(&o.json, "json", "", "write the figures of sections 5 and 6 as JSON to this file")
+	flag.StringVar(&o.only, "only", "", `"idle": run only sections 5 (idle connections) and 6 (steady state)`)
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -103,6 +107,11 @@ func run(o options) error {
 	rep := h.measureAll(o)
 	h.cleanup()
 	rep.leftovers, rep.groups = h.leftovers(), h.groupCount()
+	if o.json != "" {
+		if err := rep.idle.writeJSON(o.json); err != nil {
+			return err
+		}
+	}
 	return emit(rep.markdown(), o.out)
 }
 
