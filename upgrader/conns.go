@@ -48,6 +48,29 @@ type moves struct {
 // ConnMover carries idle connections to the next generation during a
 // drain; it is what httpdrain.Options.Mover takes. Get it with
 // Upgrader.ConnMover.
+//
+// With a ConnMover passed to httpdrain.Options.Mover, a generation that has
+// handed over keeps the connection to the next one open while it drains
+// and passes it each idle plaintext HTTP/1.1 connection, socket and all;
+// the next generation's listener of the same name (the one Listen
+// returned, a listeners.Inbox) returns it from Accept like a new one, so
+// the same handler, timeouts and ConnState hooks serve it and no client
+// sees the restart. Connections travel in rounds: SendFiles (batches of at
+// most 252 descriptors, each acknowledged, every count checked), then the
+// new side says it holds them all (Held) and the old side commits; the new
+// side serves nothing uncommitted and the old side closes its descriptor
+// only after the commit, so exactly one process serves a socket at any
+// time, and a moved socket is never shut down. Each step has a deadline of
+// a few seconds. Child upgrades and takeovers move alike.
+//
+// The Hello says whether the new generation takes connections, so mixed
+// builds still upgrade: an older build does not offer and gets none, and
+// as the old side it moves none. When the new side refuses a round, hangs
+// up or stops answering, the old side stops moving and drains what it has
+// as it would without moving; received descriptors of a failed round are
+// closed. Options.DisableConnMoves turns moving off on either side. TLS
+// and HTTP/2 connections never move (see the httpdrain documentation for
+// why, and for exactly when a connection counts as movable).
 type ConnMover struct{ u *Upgrader }
 
 // ConnMover returns the Upgrader's ConnMover. Moving is on unless

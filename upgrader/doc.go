@@ -28,6 +28,10 @@
 // its child), keeps serving, and Upgrade returns an *UpgradeError saying
 // which step failed and why.
 //
+// While it drains, a generation can also hand its idle plaintext HTTP/1.1
+// keep-alive connections to the next one, so that no client sees the
+// restart: see ConnMover.
+//
 // One goroutine owns the lifecycle state; every method is safe for
 // concurrent use.
 package upgrader
