@@ -24,12 +24,12 @@ import (
 )
 
 func main() {
-	if err := run(os.Getenv("HANDOFF_FAKENEXT_MODE")); err != nil {
-		fmt.Fprintln(os.Stderr, "fakenext:", err)
-		os.Exit(1)
-	}
+	err := run(os.Getenv("HANDOFF_FAKENEXT_MODE"))
+	fmt.Fprintln(os.Stderr, "fakenext:", err)
+	os.Exit(1)
 }
 
+// run serves until killed; it returns only the error that stopped it.
 func run(mode string) error {
 	c, err := parentConn()
 	if err != nil {
