@@ -64,7 +64,7 @@ func (h *harness) measureIdleCase(k kind, c idleCase) (r idleRun) {
 		return r
 	}
 	defer h.stopServer(s)
-	budget := 30*time.Second + time.Duration(c.Upgrades)*(3*time.Second+c.Pause)
+	budget := 30*time.Second + time.Duration(c.Upgrades)*(3*time.Second+2*c.Pause)
 	end := earliest(budget, h.end)
 	p, err := startPooled(s.addr, c.Conns, c.Check, c.Pause, end.Add(5*time.Second))
 	if err != nil {
@@ -74,7 +74,7 @@ func (h *harness) measureIdleCase(k kind, c idleCase) (r idleRun) {
 	settle := min(c.Pause, 2*time.Second) // every client has sent again once
 	time.Sleep(settle)
 	p.redials.Store(0) // only what the upgrades cause
-	ser := h.upgradeSeries(s, c.Upgrades, end)
+	ser := h.spacedSeries(s, c.Upgrades, c.Pause+c.Pause/5, end)
 	time.Sleep(c.Pause + c.Pause/5) // every client has used its connection since the last upgrade
 	r.Clients = p.finish()
 	r.Done, r.Failures = ser.done, ser.failures
@@ -82,4 +82,21 @@ func (h *harness) measureIdleCase(k kind, c idleCase) (r idleRun) {
 		r.Gone = append(r.Gone, ser.ready[i]+ser.gone[i])
 	}
 	return r
+}
+
+// spacedSeries is upgradeSeries with at least every between one SIGHUP and
+// the next, so that every client uses its connection between upgrades
+// (else a series of fast upgrades would be over before most clients
+// noticed any).
+func (h *harness) spacedSeries(s *server, n int, every time.Duration, end time.Time) series {
+	st := h.newStepper(s, n, end)
+	for {
+		start := time.Now()
+		if !st.step() {
+			return st.out
+		}
+		if wait := time.Until(start.Add(every)); wait > 0 && time.Now().Add(wait).Before(end) {
+			time.Sleep(wait)
+		}
+	}
 }
