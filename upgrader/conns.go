@@ -102,13 +102,8 @@ func (m *ConnMover) Move(ln net.Listener, c net.Conn) error {
 	if out == nil {
 		return errNoMover
 	}
-	fd, err := dupConnFD(c)
-	if err != nil {
-		return fmt.Errorf("upgrader: move connection from %s: %w", c.RemoteAddr(), err)
-	}
-	defer closeFD(fd) // our dup; c's own descriptor is the caller's
 	e := wire.Entry{Name: ib.Name(), Network: c.LocalAddr().Network(), Addr: c.RemoteAddr().String()}
-	return out.move(e, fd)
+	return out.move(e, c)
 }
 
 // withInbox wraps a listener Listen returns so that moved connections can

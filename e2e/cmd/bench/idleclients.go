@@ -13,6 +13,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -201,16 +202,28 @@ func (c *idleConn) get() error {
 	return nil
 }
 
-// alive is the check before reuse: a read that must not wait tells a
+// alive is the check before reuse: a peek that must not wait tells a
 // connection the server has closed (EOF, or bytes nobody asked for) from
-// an open one (timeout).
+// an open one (nothing to read). A read deadline in the past would not do:
+// Go reports the timeout without looking at the socket.
 func (c *idleConn) alive() bool {
 	if c.r.Buffered() > 0 {
 		return false
 	}
-	c.c.SetReadDeadline(time.Now())
-	_, err := c.r.Peek(1)
-	return errors.Is(err, os.ErrDeadlineExceeded)
+	rc, err := c.c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	var perr error
+	var buf [1]byte
+	if err := rc.Read(func(fd uintptr) bool {
+		n, _, perr = syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait
+	}); err != nil {
+		return false
+	}
+	return n <= 0 && errors.Is(perr, syscall.EAGAIN) // EOF is n == 0 with no error
 }
 
 func (c *idleConn) close() {
