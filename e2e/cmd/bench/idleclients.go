@@ -210,6 +210,7 @@ func (c *idleConn) alive() bool {
 	if c.r.Buffered() > 0 {
 		return false
 	}
+	c.c.SetReadDeadline(time.Time{}) // the last request's deadline may have passed: RawConn.Read would refuse
 	rc, err := c.c.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return false
