@@ -16,3 +16,5 @@ func closeFD(int) {}
 func closeFDs([]int) {}
 
 func connFromFD(int) (net.Conn, error) { return nil, ErrNotSupported }
+
+func checkConnFD(int) error { return ErrNotSupported }

@@ -29,16 +29,17 @@ func (u *Upgrader) takeConns(c *wire.Conn) error {
 	}
 }
 
-// held is a received connection waiting for the commit, and the inbox
-// that will serve it.
+// held is a received socket waiting for the commit, and the inbox that
+// will serve it.
 type held struct {
 	ib *listeners.Inbox
-	c  net.Conn
+	fd int // ours until delivered
 }
 
-// takeRound checks and holds one round's connections, answers Held, and
-// serves them once the previous generation commits. It owns fds; on any
-// error every connection of the round is closed (our descriptors only: the
+// takeRound checks and holds one round's sockets, answers Held, and once
+// the previous generation commits, serves them (converting and delivering
+// them on another goroutine, so that the next round can come meanwhile).
+// It owns fds; on any error every one is closed (our descriptors only: the
 // previous generation still has its own and drains them).
 func (u *Upgrader) takeRound(c *wire.Conn, entries []wire.Entry, fds []int) (int, error) {
 	hs, err := u.holdAll(entries, fds)
@@ -59,53 +60,55 @@ func (u *Upgrader) takeRound(c *wire.Conn, entries []wire.Entry, fds []int) (int
 		dropHeld(hs)
 		return 0, err
 	}
-	deliver(hs)
+	go u.deliver(hs)
 	return len(hs), nil
 }
 
-// holdAll turns each fd into a connection checked against its entry and
-// holds the inbox that will serve it.
+// holdAll checks that each fd is a connected stream socket and holds the
+// inbox of its entry's name for it.
 func (u *Upgrader) holdAll(entries []wire.Entry, fds []int) ([]held, error) {
 	hs := make([]held, 0, len(fds))
 	for i, fd := range fds {
-		h, err := u.holdOne(entries[i], fd)
+		err := checkConnFD(fd)
+		var ib *listeners.Inbox
+		if err == nil {
+			ib, err = u.mv.hold(entries[i].Name)
+		}
 		if err != nil {
-			closeFDs(fds[i+1:])
+			closeFDs(fds[i:])
 			dropHeld(hs)
 			return nil, fmt.Errorf("connection %d (%.64q): %w", i, entries[i].Name, err)
 		}
-		hs = append(hs, h)
+		hs = append(hs, held{ib: ib, fd: fd})
 	}
 	return hs, nil
-}
-
-func (u *Upgrader) holdOne(e wire.Entry, fd int) (held, error) {
-	c, err := connFromFD(fd) // takes fd
-	if err != nil {
-		return held{}, err
-	}
-	ib, err := u.mv.hold(e.Name)
-	if err != nil {
-		c.Close()
-		return held{}, err
-	}
-	if got, want := c.LocalAddr().Network(), ib.Addr().Network(); got != want {
-		ib.Release()
-		c.Close()
-		return held{}, fmt.Errorf("a %s connection for a %s listener", got, want)
-	}
-	return held{ib: ib, c: c}, nil
 }
 
 func dropHeld(hs []held) {
 	for _, h := range hs {
 		h.ib.Release()
-		h.c.Close()
+		closeFD(h.fd)
 	}
 }
 
-func deliver(hs []held) {
+// deliver turns committed sockets into connections and hands each to its
+// inbox. A socket that does not fit its listener (a lying peer) is closed.
+func (u *Upgrader) deliver(hs []held) {
+	bad := 0
 	for _, h := range hs {
-		h.ib.Deliver([]net.Conn{h.c})
+		c, err := connFromFD(h.fd) // takes fd
+		if err == nil && c.LocalAddr().Network() != h.ib.Addr().Network() {
+			c.Close()
+			err = fmt.Errorf("a %s connection for a %s listener", c.LocalAddr().Network(), h.ib.Addr().Network())
+		}
+		if err != nil {
+			bad++
+			h.ib.Release()
+			continue
+		}
+		h.ib.Deliver([]net.Conn{c})
+	}
+	if bad > 0 {
+		u.log.Warn("moved connections that fit no listener were closed", "conns", bad)
 	}
 }

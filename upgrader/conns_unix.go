@@ -45,6 +45,22 @@ func closeFDs(fds []int) {
 	}
 }
 
+// checkConnFD checks, before anything is promised for it, that fd is a
+// connected stream socket, whatever the peer said it is.
+func checkConnFD(fd int) error {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return fmt.Errorf("not a socket: %w", err)
+	}
+	if typ != unix.SOCK_STREAM {
+		return errors.New("not a stream socket")
+	}
+	if _, err := unix.Getpeername(fd); err != nil {
+		return fmt.Errorf("not a connected socket: %w", err)
+	}
+	return nil
+}
+
 // connFromFD makes a connection of a received descriptor, which it takes
 // (closes) whatever happens. The peer's word is not trusted: the fd must
 // be a connected stream socket (TCP or Unix).
