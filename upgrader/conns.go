@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
@@ -102,8 +103,24 @@ func (m *ConnMover) Move(ln net.Listener, c net.Conn) error {
 	if out == nil {
 		return errNoMover
 	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return fmt.Errorf("upgrader: move connection: %T has no descriptor", c)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("upgrader: move connection from %s: %w", c.RemoteAddr(), err)
+	}
 	e := wire.Entry{Name: ib.Name(), Network: c.LocalAddr().Network(), Addr: c.RemoteAddr().String()}
-	return out.move(e, c)
+	// Inside Control, Go holds a reference to c's descriptor: its number
+	// stays valid for the whole round even if the drain's deadline closes
+	// c meanwhile (the close then happens when Control returns). So the
+	// descriptor itself travels, with no dup.
+	var merr error
+	if err := rc.Control(func(fd uintptr) { merr = out.move(e, int(fd)) }); err != nil {
+		return fmt.Errorf("upgrader: move connection from %s: %w", c.RemoteAddr(), err)
+	}
+	return merr
 }
 
 // withInbox wraps a listener Listen returns so that moved connections can

@@ -9,8 +9,6 @@ import (
 // connsSupported: without descriptor passing nothing moves.
 const connsSupported = false
 
-func dupConnFD(net.Conn) (int, error) { return -1, ErrNotSupported }
-
 func closeFD(int) {}
 
 func closeFDs([]int) {}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync/atomic"
 
 	"github.com/handoff-go/handoff/internal/wire"
@@ -23,11 +22,11 @@ type connSender struct {
 	broken atomic.Bool
 }
 
-// moveReq asks for c's socket to move. Its caller waits for res and keeps
-// c open meanwhile (unless a drain deadline cuts it: see dupAll).
+// moveReq asks for the socket fd to move. fd is the caller's, valid until
+// res delivers (see ConnMover.Move).
 type moveReq struct {
 	entry wire.Entry
-	c     net.Conn
+	fd    int
 	res   chan error
 }
 
@@ -40,12 +39,12 @@ func newConnSender(u *Upgrader, c *wire.Conn, peer int) *connSender {
 
 func (s *connSender) failed() bool { return s.broken.Load() }
 
-// move asks run to carry c's socket and waits for the round's outcome.
-func (s *connSender) move(e wire.Entry, c net.Conn) error {
+// move asks run to carry fd and waits for the round's outcome.
+func (s *connSender) move(e wire.Entry, fd int) error {
 	if s.failed() {
 		return errMovesFailed
 	}
-	r := moveReq{entry: e, c: c, res: make(chan error, 1)}
+	r := moveReq{entry: e, fd: fd, res: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
 		return <-r.res
@@ -62,11 +61,10 @@ func (s *connSender) run() {
 		case <-s.gone:
 			return
 		}
-		round := s.dupAll(s.gather(first))
+		round := s.gather(first)
 		err := s.sendRound(round)
 		for _, r := range round {
-			closeFD(r.fd)
-			r.req.res <- err
+			r.res <- err
 		}
 	}
 }
@@ -85,34 +83,10 @@ func (s *connSender) gather(first moveReq) []moveReq {
 	return round
 }
 
-// duped is a request with the dup of its socket that travels.
-type duped struct {
-	req moveReq
-	fd  int // ours; closed once the round is over
-}
-
-// dupAll dups each request's descriptor, only now, so that the process
-// holds at most a round's worth of extra fds however many connections wait
-// to move. The dup is taken while Go holds a reference to the connection's
-// fd, so a connection closed meanwhile fails alone instead of lending a
-// reused descriptor number.
-func (s *connSender) dupAll(round []moveReq) []duped {
-	out := make([]duped, 0, len(round))
-	for _, r := range round {
-		fd, err := dupConnFD(r.c)
-		if err != nil {
-			r.res <- fmt.Errorf("upgrader: move connection from %s: %w", r.entry.Addr, err)
-			continue
-		}
-		out = append(out, duped{req: r, fd: fd})
-	}
-	return out
-}
-
 // sendRound carries one round; see the protocol in conns.go. After a
 // failure nothing more is sent, and unless the peer refused cleanly the
 // connection is closed so that it drops what it holds.
-func (s *connSender) sendRound(round []duped) error {
+func (s *connSender) sendRound(round []moveReq) error {
 	if s.failed() {
 		return errMovesFailed
 	}
@@ -121,7 +95,7 @@ func (s *connSender) sendRound(round []duped) error {
 	}
 	entries, fds := make([]wire.Entry, len(round)), make([]int, len(round))
 	for i, r := range round {
-		entries[i], fds[i] = r.req.entry, r.fd
+		entries[i], fds[i] = r.entry, r.fd
 	}
 	err := s.carry(entries, fds)
 	if err == nil {

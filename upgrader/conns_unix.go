@@ -7,35 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // connsSupported: sockets of connections can travel here.
 const connsSupported = true
-
-// dupConnFD returns a close-on-exec dup of c's descriptor, which the
-// caller owns. The dup keeps the socket open while it travels even if c is
-// closed meanwhile.
-func dupConnFD(c net.Conn) (int, error) {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return -1, fmt.Errorf("%T has no descriptor", c)
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	fd, derr := -1, error(nil)
-	if err := rc.Control(func(s uintptr) { fd, derr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
-		return -1, err
-	}
-	if derr != nil {
-		return -1, fmt.Errorf("dup: %w", derr)
-	}
-	return fd, nil
-}
 
 func closeFD(fd int) { unix.Close(fd) }
 
