@@ -189,8 +189,9 @@ func (u *Upgrader) announce() error {
 	return writePIDFile(u.opts.PIDFile, u.pid)
 }
 
-// watchParent waits for the previous generation to go (its end of the
-// connection closes when it exits) and forgets it.
+// watchParent takes the idle connections the previous generation moves
+// (conns_recv.go) until it goes (its end of the connection closes when it
+// exits), then forgets it.
 func (u *Upgrader) watchParent() {
 	err := u.takeConns(u.parent)
 	u.parent.Close() // Close is safe beside Stop's own Close of it

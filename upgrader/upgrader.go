@@ -143,6 +143,9 @@ func withDefaults(o Options) Options {
 // (or bound to that address), else newly bound. The caller owns the
 // listener: closing it stops this process accepting and nothing more; the
 // socket itself lives on in the set until it is handed over or Stop.
+// Unless Options.DisableConnMoves is set, the listener is a
+// *listeners.Inbox: idle connections the previous generation moves arrive
+// through its Accept (see ConnMover).
 func (u *Upgrader) Listen(name, network, addr string) (net.Listener, error) {
 	ln, err := u.set.Listen(name, network, addr)
 	return u.withInbox(name, ln, err)
