@@ -25,7 +25,7 @@ func idleCases(quick bool) []idleCase {
 	}
 	if quick {
 		cs[0].Conns, cs[0].Upgrades = 100, 5
-		cs[1].Conns, cs[1].Upgrades = 1000, 3
+		cs[1].Conns, cs[1].Upgrades, cs[1].Pause = 1000, 3, time.Second
 	}
 	return cs
 }

@@ -50,7 +50,7 @@ func parseOptions() options {
 	o := options{}
 	flag.IntVar(&o.upgrades, "upgrades", 100, "upgrades per client mode per server")
 	flag.IntVar(&o.clients, "clients", 32, "concurrent clients (and wrk connections)")
-	flag.BoolVar(&o.quick, "quick", false, "a smoke run that finishes in under a minute")
+	flag.BoolVar(&o.quick, "quick", false, "a smoke run that finishes in about a minute and a half")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.wrk, "wrk", "", "path to wrk (default: looked up in PATH)")
 	flag.StringVar(&o.logs, "logs", "", "keep a copy of every server's log in this existing directory")
@@ -61,7 +61,7 @@ func parseOptions() options {
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.window, o.listeners, o.timeK, o.goneN, o.budget = 5*time.Second, []int{1, 1000, 5000}, 10, 20, 12*time.Minute
 	if o.quick {
-		o.window, o.listeners, o.timeK, o.goneN, o.budget = 2*time.Second, []int{1, 1000}, 3, 5, 40*time.Second
+		o.window, o.listeners, o.timeK, o.goneN, o.budget = 2*time.Second, []int{1, 1000}, 3, 5, 70*time.Second
 		if !set["upgrades"] {
 			o.upgrades = 10
 		}
