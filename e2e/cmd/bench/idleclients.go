@@ -139,11 +139,12 @@ func (p *pooled) fail(err error) {
 		kind = "timeout"
 	case errors.Is(err, errStatus):
 		kind = "status"
-	default:
-		var oe *net.OpError
-		if errors.As(err, &oe) {
-			kind = oe.Op + ": " + oe.Err.Error()
-		}
+	case errors.Is(err, syscall.ECONNRESET):
+		kind = "reset"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		kind = "refused"
+	case errors.Is(err, syscall.EPIPE):
+		kind = "broken pipe"
 	}
 	p.mu.Lock()
 	p.errs[kind]++
