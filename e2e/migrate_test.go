@@ -189,3 +189,23 @@ func poolLoop(c *http.Client, addr string, stop *atomic.Bool, sent *atomic.Int64
 	}
 	return nil
 }
+
+// TestMovedConnAcrossTakeover: a process someone else started with the
+// same control socket takes over, and the raw client's idle connection
+// moves to it just as to a child. Without moving it meets EOF.
+func TestMovedConnAcrossTakeover(t *testing.T) {
+	d := startDemo(t)
+	rc := dialRaw(t, d.addr)
+	rc.mustGet(t, "0")
+	second := startProc(t, d.exe, d.args(), d.logPath, procOpts{newGroup: true})
+	if got := d.waitPID(t, func(p int) bool { return p != d.first }); got != second {
+		t.Fatalf("pid file after the takeover: got %d; want %d", got, second)
+	}
+	waitExit0(t, d.first, 10*time.Second)
+	if a := rc.mustGet(t, "1"); a.pid != itoa(second) {
+		t.Fatalf("after the takeover: answer from pid %s; want %d", a.pid, second)
+	}
+	if h := holder(d.addr, rc, second); h != second {
+		t.Fatalf("server end of port %d held by pid %d; want %d", rc.port(), h, second)
+	}
+}
