@@ -25,6 +25,8 @@ var aLongTimeAgo = time.Unix(1, 0)
 type listener struct {
 	net.Listener
 	s        *Server
+	plain    bool // not TLS: its connections may move
+	canMove  bool // plain, and the Mover takes its connections; set when the drain starts
 	once     sync.Once
 	closeErr error
 }
@@ -34,7 +36,11 @@ func (l *listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{Conn: nc, s: l.s, state: http.StateNew, idleSince: time.Now()}
+	c := &conn{Conn: nc, s: l.s, ln: l, state: http.StateNew, idleSince: time.Now()}
+	if m, ok := nc.(interface{ Moved() bool }); ok && m.Moved() {
+		c.awaitingFirst = true // an idle keep-alive connection, not a new one
+		c.reads.moved = true
+	}
 	l.s.mu.Lock()
 	l.s.conns[c] = struct{}{}
 	l.s.mu.Unlock()
@@ -56,23 +62,43 @@ func (l *listener) Close() error {
 type conn struct {
 	net.Conn
 	s             *Server
+	ln            *listener
 	closeOnce     sync.Once
 	closeErr      error
 	readSinceIdle atomic.Bool   // bytes arrived since the state went idle
 	protoKnown    atomic.Bool   // h2 is settled; touched by ConnState only
 	h2            atomic.Bool   // HTTP/2: drained by GOAWAY, never kicked; set under Server.mu
 	kicks         atomic.Uint32 // lets a Read tell a kick undone meanwhile from its own timeout
+	notHTTP1      atomic.Bool   // began with the HTTP/2 preface (h2c): never moved
+	moveFailed    atomic.Bool   // a Move of c failed: its socket may linger in a failed receiver's queue
+	reads         readShape     // what the reader asked for; touched by the reader goroutine only
 
 	mu           sync.Mutex
 	state        http.ConnState
 	idleSince    time.Time
 	kicked       bool      // read deadline forced into the past by the drain
+	kickToMove   bool      // the pending kick is to move c, not to close it
+	moveTried    bool      // a move was considered since c last went idle
 	readDeadline time.Time // the deadline the server asked for
+	// awaitingFirst: c was moved here idle and has sent nothing since, so
+	// the server's deadline for its first request (ReadHeaderTimeout or
+	// ReadTimeout) starts at its first byte, as it does on a keep-alive
+	// connection, and IdleTimeout bounds the wait until then.
+	awaitingFirst bool
+	headerFor     time.Duration // what the server's first deadline allows, counted from the first byte
+	idleUntil     time.Time     // the idle deadline applied meanwhile
 }
 
 // Close closes the connection and stops counting it, once.
 func (c *conn) Close() error {
 	c.closeOnce.Do(func() {
+		if c.moveFailed.Load() {
+			// A next process that failed mid-move may still hold a
+			// reference it will never serve (fds queued unread on its
+			// control socket): send FIN ourselves rather than leave the
+			// client with a socket that only looks open.
+			c.CloseWrite()
+		}
 		c.closeErr = c.Conn.Close()
 		c.s.forget(c)
 	})
@@ -103,15 +129,30 @@ func (c *conn) ReadFrom(r io.Reader) (int64, error) {
 func (c *conn) Read(p []byte) (int, error) {
 	for {
 		kicks := c.kicks.Load()
+		c.reads.asked(len(p))
 		n, err := c.Conn.Read(p)
 		if n > 0 {
 			c.readSinceIdle.Store(true)
+			if c.reads.got(p[:n]) {
+				c.notHTTP1.Store(true)
+			}
+			if c.reads.moved {
+				c.reads.moved = false
+				c.firstBytes()
+			}
 		}
 		if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
-		n, retry, err := c.afterTimeout(p, err, kicks)
-		if !retry {
+		n, next, err := c.afterTimeout(p, err, kicks)
+		switch next {
+		case kickMove:
+			if c.s.move(c) {
+				// The next process holds the socket: the server lets go
+				// quietly (EOF writes nothing) and closes our descriptor.
+				return 0, io.EOF
+			}
+		case kickReturn:
 			return n, err
 		}
 	}
@@ -122,29 +163,49 @@ func (c *conn) Read(p []byte) (int, error) {
 // server is waiting on: hand over bytes already queued in the socket, else
 // close it. Closing here, on the reader goroutine, means no request bytes
 // can have been taken off the socket without the drain knowing.
-func (c *conn) afterTimeout(p []byte, err error, kicks uint32) (n int, retry bool, _ error) {
+func (c *conn) afterTimeout(p []byte, err error, kicks uint32) (n int, next afterKick, _ error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.kicked {
-		own := !c.readDeadline.IsZero() && !time.Now().Before(c.readDeadline)
-		return 0, !own && c.kicks.Load() != kicks, err
+		dl := c.appliedLocked()
+		own := !dl.IsZero() && !time.Now().Before(dl)
+		if !own && c.kicks.Load() != kicks {
+			return 0, kickRetry, err
+		}
+		return 0, kickReturn, err
 	}
 	c.kicked = false
-	c.Conn.SetReadDeadline(c.readDeadline)
+	c.Conn.SetReadDeadline(c.appliedLocked())
 	if !c.idleLocked() {
-		return 0, true, nil
+		return 0, kickRetry, nil
+	}
+	if c.kickToMove {
+		c.kickToMove = false
+		if c.reads.holdsNothing(len(p)) && !c.notHTTP1.Load() {
+			return 0, kickMove, nil
+		}
+		return 0, kickRetry, nil // the server holds some of its bytes: drained as before
 	}
 	n, werr := readWaiting(c.Conn, p)
 	switch {
 	case n > 0:
 		c.readSinceIdle.Store(true)
-		return n, false, nil
+		return n, kickReturn, nil
 	case werr == io.EOF:
-		return 0, false, io.EOF
+		return 0, kickReturn, io.EOF
 	}
 	c.Close()
-	return 0, false, errIdleClosed
+	return 0, kickReturn, errIdleClosed
 }
+
+// afterKick says what Read does after a timeout.
+type afterKick int
+
+const (
+	kickReturn afterKick = iota // return what afterTimeout returned
+	kickRetry                   // read again
+	kickMove                    // move c; read again if that failed
+)
 
 // idleLocked reports whether the server is between requests on c and has
 // not yet started reading the next one.
@@ -166,10 +227,42 @@ func (c *conn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.readDeadline = t
+	if c.awaitingFirst {
+		c.headerFor = 0
+		if !t.IsZero() {
+			c.headerFor = time.Until(t)
+		}
+		c.idleUntil = c.s.idleDeadline()
+	}
 	if c.kicked {
 		return nil
 	}
-	return c.Conn.SetReadDeadline(t)
+	return c.Conn.SetReadDeadline(c.appliedLocked())
+}
+
+// appliedLocked is the read deadline c should have while not kicked.
+func (c *conn) appliedLocked() time.Time {
+	if c.awaitingFirst {
+		return c.idleUntil
+	}
+	return c.readDeadline
+}
+
+// firstBytes ends the keep-alive wait of a moved connection: the server's
+// own deadline now runs, from this first byte.
+func (c *conn) firstBytes() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.awaitingFirst {
+		return
+	}
+	c.awaitingFirst = false
+	if c.headerFor > 0 {
+		c.readDeadline = time.Now().Add(c.headerFor)
+	}
+	if !c.kicked {
+		c.Conn.SetReadDeadline(c.readDeadline)
+	}
 }
 
 // kickIfIdle kicks c if it has been idle for grace, counted from since at
@@ -181,16 +274,46 @@ func (c *conn) kickIfIdle(now, since time.Time, grace time.Duration) time.Time {
 	if c.kicked || !c.idleLocked() {
 		return time.Time{}
 	}
+	if c.kickToMoveLocked() {
+		return time.Time{}
+	}
 	if c.idleSince.After(since) {
 		since = c.idleSince
 	}
 	if due := since.Add(grace); now.Before(due) {
 		return due
 	}
+	c.kickLocked()
+	return time.Time{}
+}
+
+// kickToMoveIfIdle kicks c to move it if it may, reporting whether it did.
+// ConnState calls it as c goes idle during a drain, on c's reader
+// goroutine just before it waits for the next request: the move follows at
+// once instead of at the next sweep.
+func (c *conn) kickToMoveIfIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.kicked && c.idleLocked() && c.kickToMoveLocked()
+}
+
+// kickToMoveLocked kicks c, which is idle and not kicked, to move it,
+// once per idle period, if it may move.
+func (c *conn) kickToMoveLocked() bool {
+	if c.moveTried || !c.s.movable(c) {
+		return false
+	}
+	c.moveTried = true
+	c.kickToMove = true
+	c.kickLocked()
+	return true
+}
+
+// kickLocked wakes the reader: its Read returns, and afterTimeout decides.
+func (c *conn) kickLocked() {
 	c.kicked = true
 	c.kicks.Add(1)
 	c.Conn.SetReadDeadline(aLongTimeAgo)
-	return time.Time{}
 }
 
 func (c *conn) isKicked() bool {
@@ -213,10 +336,11 @@ func (c *conn) setState(st http.ConnState) {
 	case http.StateIdle:
 		c.idleSince = time.Now()
 		c.readSinceIdle.Store(false)
+		c.moveTried = false
 	case http.StateActive, http.StateHijacked:
 		if c.kicked {
-			c.kicked = false
-			c.Conn.SetReadDeadline(c.readDeadline)
+			c.kicked, c.kickToMove = false, false
+			c.Conn.SetReadDeadline(c.appliedLocked())
 		}
 	}
 }
@@ -230,7 +354,7 @@ func (s *Server) connState(nc net.Conn, st http.ConnState) {
 		if st == http.StateActive || st == http.StateIdle {
 			s.noteProtocol(c, nc)
 		}
-		if st == http.StateIdle && s.draining.Load() {
+		if st == http.StateIdle && s.draining.Load() && !c.kickToMoveIfIdle() {
 			signal(s.wentIdle)
 		}
 	}

@@ -67,6 +67,43 @@
 // http.Server.Shutdown, which then has no HTTP/1 connection to close and
 // sends GOAWAY to the rest.
 //
+// # Moving idle connections instead of closing them
+//
+// With Options.Mover set (the upgrader's ConnMover, for instance), a drain
+// hands each idle plaintext HTTP/1 connection to the next process, which
+// serves it as if it had just accepted it; the client never notices the
+// restart. A connection moves only when net/http's reader holds none of
+// its bytes: the http.Server is between requests and asked the connection
+// for a full read buffer (nothing buffered), or nothing was ever read from
+// it. Bytes still in the kernel travel with the socket and are read by
+// the next process. The move is decided on the connection's own reader
+// goroutine, like the idle close: the drain wakes that Read with a past
+// deadline, the Read that returns with no bytes calls Mover.Move, and only
+// once the next process holds the socket does it return io.EOF, which
+// makes the http.Server close this process's descriptor quietly (nothing
+// is written, and a moved socket is never shut down). Connections that
+// become idle during the drain move the same way, so responses during the
+// drain carry no "Connection: close" on connections that can move, until
+// IdleGrace into the drain: after that every response carries it, so a
+// connection that never goes idle cannot hold the drain open. The drain
+// ends as soon as the requests in flight are answered.
+//
+// What does not move, and drains as described above: TLS connections (a
+// TLS session's keys live only in the process that made them; crypto/tls
+// cannot export them), HTTP/2 over TLS, unencrypted HTTP/2 (recognized by
+// its preface), hijacked connections, connections whose next request has
+// partly arrived (net/http holds those bytes), listeners the Mover does
+// not take, and everything once a Move has failed (the next process is an
+// older build, refuses, dies or stops answering): from then on the drain
+// is the one without a Mover, and a connection whose move failed is sent
+// FIN when it is closed, since a failed receiver might still hold an unread
+// reference to its socket.
+//
+// A connection that arrives moved (its Moved method reports true, as those
+// delivered by listeners.Inbox do) is an idle keep-alive connection, not a
+// new one: until its first byte it is bounded by IdleTimeout (else
+// ReadTimeout), and ReadHeaderTimeout starts at that byte.
+//
 // # Limits
 //
 // A connection counts as idle only while the server has read nothing of a

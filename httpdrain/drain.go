@@ -44,6 +44,7 @@ func (s *Server) start() {
 		lns = append(lns, l)
 	}
 	s.mu.Unlock()
+	moving := s.startMoving(lns)
 	// Our descriptors only: a successor sharing the socket keeps accepting,
 	// and the kernel keeps queued connections for it.
 	for _, l := range lns {
@@ -51,7 +52,7 @@ func (s *Server) start() {
 	}
 	s.draining.Store(true)
 	close(s.drainCh)
-	s.log.Info("httpdrain: drain started", "listeners", len(lns), "conns", s.live())
+	s.log.Info("httpdrain: drain started", "listeners", len(lns), "moving", moving, "conns", s.live())
 	go s.run()
 }
 
@@ -70,7 +71,7 @@ func (s *Server) run() {
 		return
 	}
 	s.srv.Close() // nothing is live: this only releases the server's state
-	s.log.Info("httpdrain: drained", "took", time.Since(s.drainStart))
+	s.log.Info("httpdrain: drained", "took", time.Since(s.drainStart), "moved", s.moved.Load())
 }
 
 // waitServing waits until every Serve call has returned: only then has each
@@ -112,7 +113,7 @@ func (s *Server) waitConns(ctx context.Context, hard <-chan time.Time) error {
 		case <-s.wentIdle:
 			if !armed {
 				armed = true
-				sweep.Reset(s.grace)
+				sweep.Reset(s.firstDue())
 			}
 		case <-s.changed:
 		case <-hard:
@@ -164,6 +165,18 @@ func (s *Server) sweep(now time.Time) time.Time {
 	}
 	return next
 }
+
+// firstDue is how long after a connection went idle the sweep should look
+// at it: at once while connections move, else after IdleGrace.
+func (s *Server) firstDue() time.Duration {
+	if s.mover != nil && !s.moveFailed.Load() {
+		return 0
+	}
+	return s.grace
+}
+
+// Moved reports how many connections the Mover took during the drain.
+func (s *Server) Moved() int64 { return s.moved.Load() }
 
 // live counts connections the drain waits for.
 func (s *Server) live() int {

@@ -15,7 +15,7 @@ func (s *Server) wrapHandler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Not set up front: a 1xx response would carry it, and a handler
 		// adding "Connection: Upgrade" for a 101 would end up with both.
-		cw := &closeWriter{ResponseWriter: w, s: s}
+		cw := &closeWriter{ResponseWriter: w, s: s, r: r}
 		h.ServeHTTP(cw, r)
 		if !cw.final && !cw.hijacked {
 			// The server writes the headers of an empty response itself.
@@ -31,14 +31,22 @@ func (s *Server) wrapHandler(h http.Handler) http.Handler {
 type closeWriter struct {
 	http.ResponseWriter
 	s        *Server
+	r        *http.Request
 	final    bool // final (non-1xx) headers are written
 	hijacked bool
 }
 
 func (w *closeWriter) maybeClose() {
-	if w.s.draining.Load() {
-		w.ResponseWriter.Header().Set("Connection", "close")
+	if !w.s.draining.Load() {
+		return
 	}
+	if w.r.ProtoMajor == 1 && w.r.TLS == nil {
+		// Stays open when it can move to the next process once idle.
+		if c, _ := w.r.Context().Value(connKey{}).(*conn); w.s.movingOn(c) {
+			return
+		}
+	}
+	w.ResponseWriter.Header().Set("Connection", "close")
 }
 
 // beforeFinal runs before anything that may write the final headers.

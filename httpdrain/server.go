@@ -1,6 +1,7 @@
 package httpdrain
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,10 @@ type Options struct {
 	Deadline time.Duration
 	// Logger receives one line per drain event; nil means silent.
 	Logger *slog.Logger
+	// Mover, if set, takes idle plaintext HTTP/1 connections to the next
+	// process during a drain instead of closing them (see the package
+	// documentation). Nil drains every connection here.
+	Mover Mover
 }
 
 // Server serves an *http.Server on any number of listeners and drains it
@@ -74,6 +79,8 @@ type Server struct {
 	deadline  time.Duration
 	log       *slog.Logger
 	userState func(net.Conn, http.ConnState)
+	userCtx   func(context.Context, net.Conn) context.Context
+	mover     Mover
 
 	draining  atomic.Bool   // read on every request; set once listeners are closed
 	drainCh   chan struct{} // closed when draining starts
@@ -84,6 +91,9 @@ type Server struct {
 	done      chan struct{} // closed when the drain is over
 	result    error         // written before done is closed
 	goAway    bool          // HTTP/2 GOAWAY sent; owned by the drain goroutine
+
+	moveFailed atomic.Bool  // a Move failed: nothing more moves
+	moved      atomic.Int64 // connections the Mover took
 
 	mu         sync.Mutex
 	stopping   bool // no Serve may start
@@ -109,6 +119,8 @@ func New(srv *http.Server, opts Options) *Server {
 		deadline:  orDefault(opts.Deadline, DefaultDeadline),
 		log:       opts.Logger,
 		userState: srv.ConnState,
+		userCtx:   srv.ConnContext,
+		mover:     opts.Mover,
 		drainCh:   make(chan struct{}),
 		changed:   make(chan struct{}, 1),
 		wentIdle:  make(chan struct{}, 1),
@@ -127,8 +139,40 @@ func New(srv *http.Server, opts Options) *Server {
 	}
 	srv.Handler = s.wrapHandler(h)
 	srv.ConnState = s.connState
+	srv.ConnContext = s.connContext
 	return s
 }
+
+// connKey is the context key under which a request finds its connection.
+type connKey struct{}
+
+// connContext lets the handler wrapper find the connection a request came
+// on.
+func (s *Server) connContext(ctx context.Context, nc net.Conn) context.Context {
+	if s.userCtx != nil {
+		ctx = s.userCtx(ctx, nc)
+	}
+	if c := asConn(nc); c != nil {
+		ctx = context.WithValue(ctx, connKey{}, c)
+	}
+	return ctx
+}
+
+// idleDeadline is when a keep-alive connection that goes idle now times
+// out, as net/http computes it: IdleTimeout, else ReadTimeout, else never.
+func (s *Server) idleDeadline() time.Time {
+	d := s.srv.IdleTimeout
+	if d <= 0 {
+		d = s.srv.ReadTimeout
+	}
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// sinceDrain is how long the drain has run; only once draining is set.
+func (s *Server) sinceDrain() time.Duration { return time.Since(s.drainStart) }
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
@@ -144,20 +188,20 @@ func orDefault(d, def time.Duration) time.Duration {
 // closes ln before returning; ln is this process's descriptor only, and
 // closing it never shuts the socket down for other processes sharing it.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(ln, "serve", s.srv.Serve)
+	return s.serve(ln, "serve", true, s.srv.Serve)
 }
 
 // ServeTLS is Serve with TLS, as http.Server.ServeTLS: certFile and keyFile
 // may be empty when srv.TLSConfig holds the certificates. Pass the plain
 // listener, not a tls.NewListener, so the drain sees the raw connections.
 func (s *Server) ServeTLS(ln net.Listener, certFile, keyFile string) error {
-	return s.serve(ln, "serve tls", func(l net.Listener) error {
+	return s.serve(ln, "serve tls", false, func(l net.Listener) error {
 		return s.srv.ServeTLS(l, certFile, keyFile)
 	})
 }
 
-func (s *Server) serve(ln net.Listener, op string, run func(net.Listener) error) error {
-	l := &listener{Listener: ln, s: s}
+func (s *Server) serve(ln net.Listener, op string, plain bool, run func(net.Listener) error) error {
+	l := &listener{Listener: ln, s: s, plain: plain}
 	if !s.addListener(l) {
 		l.Close()
 		return fmt.Errorf("httpdrain: %s: %w", op, ErrDraining)

@@ -19,6 +19,10 @@
 // its child), keeps serving, and Upgrade returns an *UpgradeError saying
 // which step failed and why.
 //
+// While it drains, a generation can also hand its idle plaintext HTTP/1.1
+// keep-alive connections to the next one, so that no client sees the
+// restart: see ConnMover.
+//
 // Every method is safe for concurrent use. One mutex guards the lifecycle
 // state; nothing that can block (the handoff itself, the set, files,
 // sockets) runs while it is held.

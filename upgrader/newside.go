@@ -94,7 +94,7 @@ func (u *Upgrader) receiveOn(c *wire.Conn, who string) error {
 func (u *Upgrader) receive(c *wire.Conn, who string) error {
 	// Before the peer writes: its hello then says who really wrote it.
 	senders := c.TrackSenders() == nil
-	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid}); err != nil {
+	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid, Conns: u.offersConns()}); err != nil {
 		return fmt.Errorf("hello to the %s: %w", who, c.Refusal(err))
 	}
 	var hello wire.Hello
@@ -223,12 +223,12 @@ func (u *Upgrader) prevDied(err error) bool {
 	return false
 }
 
-// watchParent waits for the previous generation to go (its end of the
-// connection closes when it exits) and forgets it.
+// watchParent takes the connections the previous generation moves here
+// until it goes (its end of the connection closes when it exits), then
+// forgets it.
 func (u *Upgrader) watchParent() {
 	p := u.prev
-	p.conn.SetTimeout(0)
-	_, err := p.conn.Recv()
+	err := u.takeConns(p.conn)
 	p.conn.Close()
 	u.log.Info("previous generation gone", "old_pid", p.peer.PID, "how", hangUp(err))
 	u.mu.Lock()

@@ -193,6 +193,7 @@ func (u *Upgrader) handOver(n *nextGen, draining []Peer, report reporter) *Upgra
 	if err := n.conn.Send(wire.TypeReadyAck, struct{}{}); err != nil {
 		return &UpgradeError{Step: "ready", Err: err}
 	}
+	u.moveConnsTo(n.conn, *n.hello) // the connection to the new generation carries them
 	report.send(wire.EventReady, n.pid, "")
 	return nil
 }

@@ -52,6 +52,10 @@ type Options struct {
 	Replace ReplaceFunc
 	// StatusDetail, if set, adds its value (JSON-encoded) to Status.
 	StatusDetail func() any
+	// DisableConnMoves stops idle connections moving between this
+	// generation and its neighbours (see ConnMover): as the new side it
+	// does not offer to take them, as the old side it sends none.
+	DisableConnMoves bool
 }
 
 // Mode says how a process came to life.
@@ -78,7 +82,9 @@ type Upgrader struct {
 	inherited int            // members received from the previous generation or systemd
 	ctl       *controlServer // nil without Options.ControlPath
 	pidFile   *pidFileDraft  // nil without Options.PIDFile; Ready commits it
+	mv        moves          // connections moving in or out (conns.go)
 	exit      chan struct{}  // closed when this process must stop serving
+	stopped   chan struct{}  // closed by Stop
 
 	mu sync.Mutex
 	lc lifecycle // guarded by mu
@@ -98,7 +104,7 @@ func New(opts Options) (*Upgrader, error) {
 		return nil, fmt.Errorf("upgrader: find own executable: %w", err)
 	}
 	u := &Upgrader{opts: opts, log: opts.Logger, set: listeners.New(), exe: exe, pid: os.Getpid(),
-		exit: make(chan struct{})}
+		exit: make(chan struct{}), stopped: make(chan struct{})}
 	u.self, _ = observe(u.pid)
 	u.self.PID, u.self.Generation = u.pid, 1
 	// Written while the handoff runs; Ready only renames it into place.
@@ -143,8 +149,12 @@ func withDefaults(o Options) Options {
 // (or bound to that address), else newly bound. The caller owns the
 // listener: closing it stops this process accepting and nothing more; the
 // socket itself lives on in the set until it is handed over or Stop.
+// Unless Options.DisableConnMoves is set, the listener is a
+// *listeners.Inbox: idle connections the previous generation moves arrive
+// through its Accept (see ConnMover).
 func (u *Upgrader) Listen(name, network, addr string) (net.Listener, error) {
-	return u.set.Listen(name, network, addr)
+	ln, err := u.set.Listen(name, network, addr)
+	return u.withInbox(name, ln, err)
 }
 
 // ListenPacket is Listen for datagram sockets ("udp", "udp4", "udp6",
@@ -235,6 +245,7 @@ func (u *Upgrader) Stop() {
 	if already {
 		return
 	}
+	close(u.stopped)
 	u.ctl.close()
 	if next != nil {
 		next.Close()

@@ -68,6 +68,9 @@ func (s *supervisor) setUp() error {
 	u, err := upgrader.New(upgrader.Options{
 		ControlPath: s.cfg.control, PIDFile: s.cfg.pidFile, UpgradeTimeout: s.cfg.upgradeTimeout,
 		MaxDraining: s.cfg.maxDraining, Logger: s.base, Replace: s.replace, StatusDetail: s.detail,
+		// The children serve the sockets; no connection could be moved to
+		// the supervisor itself.
+		DisableConnMoves: true,
 	})
 	if err != nil {
 		return err

@@ -4,11 +4,14 @@
 //
 //	go run ./examples/demo -listen 127.0.0.1:8080 -pid-file demo.pid -control demo.sock
 //
-// GET / answers 200 with the serving process's pid in X-Pid; GET
+// GET / answers 200 with the serving process's pid in X-Pid (and echoes a
+// request's X-Id); GET
 // /slow?ms=N answers after N milliseconds, to hold a request in flight
 // across an upgrade. Starting a second copy with the same -control path
-// takes over from the first with no downtime. One log line per lifecycle
-// event goes to stderr.
+// takes over from the first with no downtime. Idle keep-alive connections
+// move to the next generation unless -move-conns=false; with -tls-cert and
+// -tls-key it serves HTTPS (whose connections never move). One log line
+// per lifecycle event goes to stderr.
 package main
 
 import (
@@ -38,7 +41,15 @@ type config struct {
 	idleGrace      time.Duration
 	extra          int
 	maxDraining    int
+	moveConns      bool
+	tlsCert        string
+	tlsKey         string
 }
+
+// moveConnsDefault is the default of -move-conns; a build can flip it
+// (-ldflags "-X main.moveConnsDefault=false"), which the e2e tests use to
+// make a generation that never takes connections.
+var moveConnsDefault = "true"
 
 func main() {
 	var cfg config
@@ -50,6 +61,9 @@ func main() {
 	flag.DurationVar(&cfg.idleGrace, "idle-grace", time.Second, "while draining, close keep-alive connections idle this long")
 	flag.IntVar(&cfg.extra, "extra-listeners", 0, "also hold this many idle listeners on 127.0.0.1:0 (for benchmarks)")
 	flag.IntVar(&cfg.maxDraining, "max-draining", upgrader.DefaultMaxDraining, "refuse an upgrade while this many older generations still drain")
+	flag.BoolVar(&cfg.moveConns, "move-conns", moveConnsDefault == "true", "hand idle keep-alive connections to the next generation instead of closing them")
+	flag.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file; needs -tls-key)")
+	flag.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(cfg, log); err != nil {
@@ -60,11 +74,12 @@ func main() {
 
 func run(cfg config, log *slog.Logger) error {
 	u, err := upgrader.New(upgrader.Options{
-		PIDFile:        cfg.pidFile,
-		ControlPath:    cfg.control,
-		UpgradeTimeout: cfg.upgradeTimeout,
-		MaxDraining:    cfg.maxDraining,
-		Logger:         log,
+		PIDFile:          cfg.pidFile,
+		ControlPath:      cfg.control,
+		UpgradeTimeout:   cfg.upgradeTimeout,
+		MaxDraining:      cfg.maxDraining,
+		Logger:           log,
+		DisableConnMoves: !cfg.moveConns,
 	})
 	if err != nil {
 		return err
@@ -82,9 +97,16 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	defer closeAll(extras)
 
-	srv := httpdrain.New(&http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second},
-		httpdrain.Options{IdleGrace: cfg.idleGrace, Deadline: cfg.drainTimeout, Logger: log})
-	go srv.Serve(ln)
+	opts := httpdrain.Options{IdleGrace: cfg.idleGrace, Deadline: cfg.drainTimeout, Logger: log}
+	if cfg.moveConns {
+		opts.Mover = u.ConnMover()
+	}
+	srv := httpdrain.New(&http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second}, opts)
+	if cfg.tlsCert != "" {
+		go srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
+	} else {
+		go srv.Serve(ln)
+	}
 
 	// Catch every signal before Ready writes the pid file: a signal sent
 	// the moment it appears must not meet its default action.
@@ -128,6 +150,9 @@ func handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Pid", pid)
+		if id := r.Header.Get("X-Id"); id != "" {
+			w.Header().Set("X-Id", id) // lets a client pair each answer with its request
+		}
 		fmt.Fprintf(w, "hello from pid %s\n", pid)
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {

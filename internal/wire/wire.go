@@ -41,7 +41,9 @@ const (
 	TypeStatus   Type = 9  // status report (body defined by the caller)
 	TypeProgress Type = 10 // Progress of an upgrade, server to client
 	TypeResult   Type = 11 // Result of a request, server to client
-	maxKnownType      = TypeResult
+	TypeHeld     Type = 12 // Conns, new to old: holds the round's connections, not serving them yet
+	TypeCommit   Type = 13 // Conns, old to new: the held connections are yours to serve
+	maxKnownType      = TypeCommit
 )
 
 var typeNames = [...]string{
@@ -56,6 +58,8 @@ var typeNames = [...]string{
 	TypeStatus:   "status",
 	TypeProgress: "progress",
 	TypeResult:   "result",
+	TypeHeld:     "held",
+	TypeCommit:   "commit",
 }
 
 // String names t for errors and logs: "hello", "batch", ..., or "type(42)"
@@ -110,6 +114,9 @@ type Hello struct {
 	// Draining lists older generations that are still draining, so that a
 	// new process knows how many are alive. Sent by the old process only.
 	Draining []Peer `json:"draining,omitempty"`
+	// Conns says the sender (a new process) takes idle connections after
+	// Ready. A build that does not know the field never offers it.
+	Conns bool `json:"conns,omitempty"`
 }
 
 // Peer identifies a process of another generation. Start, when set, is
@@ -144,6 +151,11 @@ type Batch struct {
 // Ack acknowledges batch Seq, which carried Count fds.
 type Ack struct {
 	Seq   int `json:"seq"`
+	Count int `json:"count"`
+}
+
+// Conns counts the connections of one round of a connection move.
+type Conns struct {
 	Count int `json:"count"`
 }
 

@@ -22,16 +22,19 @@ type binaries struct {
 	dir    string
 	demo   string // examples/demo: handoff
 	tfdemo string // e2e/cmd/tfdemo: tableflip
+	plain  string // e2e/cmd/plaindemo: the demo's handler on a plain http.Server
 }
 
 // buildBinaries builds both servers into dir with `go build -o`.
 // Cancelling ctx kills each build's whole process group (the compiler
 // and linker too), so that none writes into dir after it is removed.
 func buildBinaries(ctx context.Context, dir string) (binaries, error) {
-	b := binaries{dir: dir, demo: filepath.Join(dir, "demo"), tfdemo: filepath.Join(dir, "tfdemo")}
+	b := binaries{dir: dir, demo: filepath.Join(dir, "demo"), tfdemo: filepath.Join(dir, "tfdemo"),
+		plain: filepath.Join(dir, "plaindemo")}
 	for _, t := range [][2]string{
 		{b.demo, "github.com/handoff-go/handoff/examples/demo"},
 		{b.tfdemo, "github.com/handoff-go/handoff/e2e/cmd/tfdemo"},
+		{b.plain, "github.com/handoff-go/handoff/e2e/cmd/plaindemo"},
 	} {
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", t[0], t[1])
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

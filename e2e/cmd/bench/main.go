@@ -42,25 +42,32 @@ type options struct {
 	timeK     int           // section 3's upgrades per count
 	goneN     int           // section 4's upgrades
 	budget    time.Duration // the whole run, after the build
+	json      string        // write sections 5 and 6 as JSON here
+	only      string        // "idle": run sections 5 and 6 only
 }
 
 func parseOptions() options {
 	o := options{}
 	flag.IntVar(&o.upgrades, "upgrades", 100, "upgrades per client mode per server")
 	flag.IntVar(&o.clients, "clients", 32, "concurrent clients (and wrk connections)")
-	flag.BoolVar(&o.quick, "quick", false, "a smoke run that finishes in under a minute")
+	flag.BoolVar(&o.quick, "quick", false, "a smoke run that finishes in about a minute and a half")
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.wrk, "wrk", "", "path to wrk (default: looked up in PATH)")
 	flag.StringVar(&o.logs, "logs", "", "keep a copy of every server's log in this existing directory")
+	flag.StringVar(&o.json, "json", "", "write the figures of sections 5 and 6 as JSON to this file")
+	flag.StringVar(&o.only, "only", "", `"idle": run only sections 5 (idle connections) and 6 (steady state)`)
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.window, o.listeners, o.timeK, o.goneN, o.budget = 5*time.Second, []int{1, 1000, 5000}, 10, 20, 12*time.Minute
 	if o.quick {
-		o.window, o.listeners, o.timeK, o.goneN, o.budget = 2*time.Second, []int{1, 1000}, 3, 5, 40*time.Second
+		o.window, o.listeners, o.timeK, o.goneN, o.budget = 2*time.Second, []int{1, 1000}, 3, 5, 70*time.Second
 		if !set["upgrades"] {
 			o.upgrades = 10
 		}
+	}
+	if o.only == "idle" {
+		o.budget = 8 * time.Minute // sections 5 and 6 alone, without -quick, take about 4
 	}
 	if o.wrk == "" {
 		o.wrk, _ = exec.LookPath("wrk")
@@ -103,6 +110,11 @@ func run(o options) error {
 	rep := h.measureAll(o)
 	h.cleanup()
 	rep.leftovers, rep.groups = h.leftovers(), h.groupCount()
+	if o.json != "" {
+		if err := rep.idle.writeJSON(o.json); err != nil {
+			return err
+		}
+	}
 	return emit(rep.markdown(), o.out)
 }
 

@@ -24,6 +24,7 @@ type results struct {
 	loadAvg   [2]string // 1-minute load average before and after
 	leftovers []int     // processes of ours still alive at the end
 	groups    int       // process groups started
+	idle      idleFigures
 }
 
 // seriesBudget bounds a series of n upgrades.
@@ -34,6 +35,12 @@ func (h *harness) measureAll(o options) *results {
 	start := time.Now()
 	res := &results{opts: o, machine: readMachine(), loadAvg: [2]string{loadAverage()},
 		lost: map[load.Mode][2]outcome{}, times: map[int][2]timing{}}
+	if o.only == "idle" {
+		res.idle = h.measureIdle(o)
+		res.elapsed = time.Since(start)
+		res.loadAvg[1] = loadAverage()
+		return res
+	}
 	h.measureLost(o, res)
 	res.through = alternate(func(k kind) throughput {
 		t := h.measureThroughput(k, o.clients, o.window)
@@ -47,6 +54,7 @@ func (h *harness) measureAll(o options) *results {
 		progress("old gone %s: median %v; %s", k, median(out.series.gone), out.brief())
 		return out
 	})
+	res.idle = h.measureIdle(o)
 	res.elapsed = time.Since(start)
 	res.loadAvg[1] = loadAverage()
 	return res

@@ -13,10 +13,15 @@ import (
 func (r *results) markdown() string {
 	var b strings.Builder
 	r.writeHeader(&b)
+	if r.opts.only == "idle" {
+		b.WriteString(r.idle.markdown())
+		return b.String()
+	}
 	r.writeLost(&b)
 	r.writeThroughput(&b)
 	r.writeUpgradeTime(&b)
 	r.writeGone(&b)
+	b.WriteString(r.idle.markdown())
 	r.writeNotes(&b)
 	return b.String()
 }

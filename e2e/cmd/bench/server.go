@@ -62,7 +62,7 @@ func (h *harness) startServer(k kind, label string, listeners int) (*server, err
 		h.removeDir(dir)
 		return nil, fmt.Errorf("start %s: %w", k, err)
 	}
-	exe := map[kind]string{handoff: h.bins.demo, tableflip: h.bins.tfdemo}[k]
+	exe := map[kind]string{handoff: h.bins.demo, tableflip: h.bins.tfdemo, plain: h.bins.plain}[k]
 	if s.pgid, err = h.spawn(exe, s.args(listeners), s.logPath); err != nil {
 		h.removeDir(dir)
 		return nil, fmt.Errorf("start %s: %w", k, err)

@@ -1,0 +1,174 @@
+//go:build linux
+
+package e2e
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// moveBins are the extra binaries of the connection-move tests, built once
+// on first use.
+var moveBins struct {
+	once     sync.Once
+	err      error
+	noMove   string // the demo built with -move-conns off by default: an older build
+	fakeNext string // a next generation that fails mid-move (e2e/internal/fakenext)
+}
+
+func buildMoveBins(t *testing.T) {
+	t.Helper()
+	moveBins.once.Do(func() {
+		moveBins.noMove = filepath.Join(bins.dir, "demo-nomove")
+		moveBins.fakeNext = filepath.Join(bins.dir, "fakenext")
+		for _, b := range [][]string{
+			{"-o", moveBins.noMove, "-ldflags", "-X main.moveConnsDefault=false", "github.com/handoff-go/handoff/examples/demo"},
+			{"-o", moveBins.fakeNext, "github.com/handoff-go/handoff/e2e/internal/fakenext"},
+		} {
+			if out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput(); err != nil {
+				moveBins.err = fmt.Errorf("go build %v: %v\n%s", b, err, out)
+				return
+			}
+		}
+	})
+	if moveBins.err != nil {
+		t.Fatal(moveBins.err)
+	}
+}
+
+// rawConn is one client connection that never redials, so whatever
+// answers on it is the same socket.
+type rawConn struct {
+	c net.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr string) *rawConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawConn{c: c, r: bufio.NewReader(c)}
+}
+
+func (rc *rawConn) port() int { return rc.c.LocalAddr().(*net.TCPAddr).Port }
+
+// answer is one response as a raw client sees it.
+type answer struct {
+	pid, id string
+	closing bool // the server said Connection: close
+}
+
+// get sends GET / with X-Id: id and reads the answer.
+func (rc *rawConn) get(id string) (answer, error) {
+	rc.c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(rc.c, "GET / HTTP/1.1\r\nHost: demo\r\nX-Id: %s\r\n\r\n", id); err != nil {
+		return answer{}, fmt.Errorf("write: %w", err)
+	}
+	return rc.read()
+}
+
+func (rc *rawConn) read() (answer, error) {
+	resp, err := http.ReadResponse(rc.r, nil)
+	if err != nil {
+		return answer{}, fmt.Errorf("read: %w", err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return answer{}, fmt.Errorf("status %s", resp.Status)
+	}
+	return answer{pid: resp.Header.Get("X-Pid"), id: resp.Header.Get("X-Id"), closing: resp.Close}, nil
+}
+
+// mustGet is get that fails the test on error or a wrong id.
+func (rc *rawConn) mustGet(t *testing.T, id string) answer {
+	t.Helper()
+	a, err := rc.get(id)
+	if err != nil {
+		t.Fatalf("conn from port %d, request %s: %v", rc.port(), id, err)
+	}
+	if a.id != id {
+		t.Fatalf("conn from port %d: answer for request %q; want %q", rc.port(), a.id, id)
+	}
+	return a
+}
+
+// waitEOF waits until the server closes rc without being asked anything.
+func (rc *rawConn) waitEOF(within time.Duration) error {
+	rc.c.SetReadDeadline(time.Now().Add(within))
+	b, err := rc.r.ReadByte()
+	if err == io.EOF {
+		return nil
+	}
+	return fmt.Errorf("got byte %q, err %v; want EOF", b, err)
+}
+
+// serverInode finds the inode of the server's end of the TCP connection
+// from client port cport to server address srv, in /proc/net/tcp.
+func serverInode(srv string, cport int) (string, bool) {
+	ap, err := net.ResolveTCPAddr("tcp", srv)
+	if err != nil {
+		return "", false
+	}
+	local := fmt.Sprintf("0100007F:%04X", ap.Port)
+	remote := fmt.Sprintf("0100007F:%04X", cport)
+	b, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		return "", false
+	}
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) > 9 && f[1] == local && f[2] == remote {
+			return f[9], true
+		}
+	}
+	return "", false
+}
+
+// holder reports which of pids holds the server end of rc, 0 if none.
+func holder(addr string, rc *rawConn, pids ...int) int {
+	ino, ok := serverInode(addr, rc.port())
+	if !ok {
+		return 0
+	}
+	for _, p := range pids {
+		if socketInodes(p)[ino] {
+			return p
+		}
+	}
+	return 0
+}
+
+// sighup sends SIGHUP to pid and waits for a new pid in the pid file.
+func (d *demoProc) sighup(t *testing.T, old int) int {
+	t.Helper()
+	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP %d: %v", old, err)
+	}
+	return d.waitPID(t, func(p int) bool { return p != old })
+}
+
+// waitExit0 waits until pid is gone and checks it exited 0.
+func waitExit0(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	if rec := waitGone(t, pid, within); !rec.OK() {
+		t.Fatalf("pid %d ended with %v; want exit status 0", pid, rec)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,211 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestMovedConnAnsweredByNextGeneration: a raw client's connection, known
+// by its local port, is answered by generation N, then (after N has
+// exited) by N+1 on the same socket with no EOF between, three times over;
+// the server end of the socket is held by the new pid only. Without moving,
+// the old generation closes the idle connection after IdleGrace and the
+// request after the upgrade meets EOF.
+func TestMovedConnAnsweredByNextGeneration(t *testing.T) {
+	d := startDemo(t)
+	rc := dialRaw(t, d.addr)
+	pid := d.first
+	if a := rc.mustGet(t, "0"); a.pid != itoa(pid) || a.closing {
+		t.Fatalf("first answer from pid %s (closing %v); want %d, keep-alive", a.pid, a.closing, pid)
+	}
+	for i := 1; i <= 3; i++ {
+		next := d.sighup(t, pid)
+		waitExit0(t, pid, 10*time.Second)
+		if h := holder(d.addr, rc, pid, next); h != next {
+			t.Fatalf("upgrade %d: server end of port %d held by pid %d; want %d", i, rc.port(), h, next)
+		}
+		a := rc.mustGet(t, itoa(i))
+		if a.pid != itoa(next) {
+			t.Fatalf("upgrade %d: answer from pid %s; want %d", i, a.pid, next)
+		}
+		pid = next
+	}
+}
+
+// TestRequestAtMoveAnsweredOnce: 48 raw connections send request after
+// request, each with its own id and a pause of 0 to 2 ms, through ten
+// upgrades, so that many requests are written just as their connection
+// moves. Every request must be answered exactly once (the answer carries
+// its id; a second answer would be read as the next request's), none may
+// meet EOF, and connections must have moved (answered by several pids on
+// one socket). Without moving, the drain answers with Connection: close
+// and the raw clients, which never redial, fail.
+func TestRequestAtMoveAnsweredOnce(t *testing.T) {
+	d := startDemo(t)
+	const conns = 48
+	var stop atomic.Bool
+	errs := make(chan error, conns)
+	pidsSeen := make([]map[string]bool, conns)
+	var sent atomic.Int64
+	var wg sync.WaitGroup
+	for i := range conns {
+		rc := dialRaw(t, d.addr)
+		pidsSeen[i] = map[string]bool{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- clientLoop(rc, i, &stop, &sent, pidsSeen[i])
+		}()
+	}
+	pid := d.first
+	for range 10 {
+		waitSent(t, &sent, 200)
+		next := d.sighup(t, pid)
+		waitExit0(t, pid, 10*time.Second)
+		pid = next
+	}
+	waitSent(t, &sent, 200)
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	moved := 0
+	for _, seen := range pidsSeen {
+		if len(seen) > 1 {
+			moved++
+		}
+	}
+	if moved < conns/2 {
+		t.Errorf("%d of %d connections were answered by more than one generation; want most", moved, conns)
+	}
+	t.Logf("%d requests; %d of %d connections answered by several generations", sent.Load(), moved, conns)
+}
+
+func clientLoop(rc *rawConn, n int, stop *atomic.Bool, sent *atomic.Int64, pids map[string]bool) error {
+	for seq := 0; !stop.Load() && seq < 100000; seq++ {
+		id := fmt.Sprintf("%d-%d", n, seq)
+		a, err := rc.get(id)
+		if err != nil {
+			return fmt.Errorf("conn %d (port %d), request %s: %w", n, rc.port(), id, err)
+		}
+		if a.id != id {
+			return fmt.Errorf("conn %d: answer for %q; want %q (answered twice or out of order)", n, a.id, id)
+		}
+		if a.closing {
+			return fmt.Errorf("conn %d: request %s answered with Connection: close by pid %s", n, id, a.pid)
+		}
+		pids[a.pid] = true
+		sent.Add(1)
+		time.Sleep(time.Duration(seq%3) * time.Millisecond)
+	}
+	return nil
+}
+
+func waitSent(t *testing.T, sent *atomic.Int64, n int64) {
+	t.Helper()
+	from := sent.Load()
+	if err := poll(20*time.Second, func() bool { return sent.Load() >= from+n }); err != nil {
+		t.Fatalf("clients stuck at %d requests: %v", sent.Load(), err)
+	}
+}
+
+// TestHTTPClientKeepsPoolAcrossUpgrades: Go's http.Client, 8 goroutines on
+// at most 8 pooled connections, through 20 upgrades, dials no connection
+// after the first 8 and loses no request. Without moving, every upgrade
+// answers with Connection: close and the Transport redials.
+func TestHTTPClientKeepsPoolAcrossUpgrades(t *testing.T) {
+	d := startDemo(t)
+	var dials atomic.Int64
+	tr := &http.Transport{
+		MaxConnsPerHost: 8, MaxIdleConnsPerHost: 8,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dials.Add(1)
+			var dd net.Dialer
+			return dd.DialContext(ctx, network, addr)
+		},
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	var stop atomic.Bool
+	var sent atomic.Int64
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- poolLoop(client, d.addr, &stop, &sent)
+		}()
+	}
+	waitSent(t, &sent, 100)
+	warm := dials.Load()
+	pid := d.first
+	for range 20 {
+		next := d.sighup(t, pid)
+		waitExit0(t, pid, 10*time.Second)
+		waitSent(t, &sent, 50)
+		pid = next
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if got := dials.Load(); got != warm || warm > 8 {
+		t.Errorf("dials: %d before the upgrades, %d after 20; want at most 8, and no new ones", warm, got)
+	}
+	t.Logf("%d requests, %d dials", sent.Load(), dials.Load())
+}
+
+func poolLoop(c *http.Client, addr string, stop *atomic.Bool, sent *atomic.Int64) error {
+	for i := 0; !stop.Load() && i < 1e6; i++ {
+		resp, err := c.Get("http://" + addr + "/")
+		if err != nil {
+			return err
+		}
+		io.Copy(io.Discard, resp.Body) // else the Transport does not reuse the connection
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		sent.Add(1)
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// TestMovedConnAcrossTakeover: a process someone else started with the
+// same control socket takes over, and the raw client's idle connection
+// moves to it just as to a child. Without moving it meets EOF.
+func TestMovedConnAcrossTakeover(t *testing.T) {
+	d := startDemo(t)
+	rc := dialRaw(t, d.addr)
+	rc.mustGet(t, "0")
+	second := startProc(t, d.exe, d.args(), d.logPath, procOpts{newGroup: true})
+	if got := d.waitPID(t, func(p int) bool { return p != d.first }); got != second {
+		t.Fatalf("pid file after the takeover: got %d; want %d", got, second)
+	}
+	waitExit0(t, d.first, 10*time.Second)
+	if a := rc.mustGet(t, "1"); a.pid != itoa(second) {
+		t.Fatalf("after the takeover: answer from pid %s; want %d", a.pid, second)
+	}
+	if h := holder(d.addr, rc, second); h != second {
+		t.Fatalf("server end of port %d held by pid %d; want %d", rc.port(), h, second)
+	}
+}

@@ -1,0 +1,151 @@
+package listeners_test
+
+import (
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/listeners"
+)
+
+func newInbox(t *testing.T) *listeners.Inbox {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, err := listeners.NewInbox("http", ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ib.Close() })
+	return ib
+}
+
+// pipeConn is a connected TCP pair on loopback; the test closes both.
+func pipeConn(t *testing.T) (server, client net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err = net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err = ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close(); client.Close() })
+	return server, client
+}
+
+type accepted struct {
+	c   net.Conn
+	err error
+}
+
+func acceptAsync(ib *listeners.Inbox) <-chan accepted {
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ib.Accept()
+		ch <- accepted{c, err}
+	}()
+	return ch
+}
+
+func recvAccept(t *testing.T, ch <-chan accepted) accepted {
+	t.Helper()
+	select {
+	case a := <-ch:
+		return a
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept still blocked after 10s")
+		return accepted{}
+	}
+}
+
+// TestInboxDeliverWakesAccept: a connection delivered while Accept waits
+// for the kernel is returned by that Accept, marked as moved.
+func TestInboxDeliverWakesAccept(t *testing.T) {
+	ib := newInbox(t)
+	ch := acceptAsync(ib)
+	srv, _ := pipeConn(t)
+	if err := ib.Hold(); err != nil {
+		t.Fatal(err)
+	}
+	ib.Deliver([]net.Conn{srv})
+	a := recvAccept(t, ch)
+	if a.err != nil {
+		t.Fatalf("Accept: %v", a.err)
+	}
+	m, ok := a.c.(listeners.MovedTCPConn)
+	if !ok || !m.Moved() || m.TCPConn != srv {
+		t.Fatalf("Accept returned %T; want the delivered conn as MovedTCPConn", a.c)
+	}
+	// The kernel path still works after a wake-up.
+	ch = acceptAsync(ib)
+	c, err := net.Dial("tcp", ib.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if a := recvAccept(t, ch); a.err != nil {
+		t.Fatalf("Accept after a delivery: %v", a.err)
+	} else {
+		a.c.Close()
+	}
+}
+
+// TestInboxCloseWaitsForHeld: after Close, Accept returns what was
+// delivered, waits for a delivery announced by Hold, and only then
+// reports the close; Hold after Close fails.
+func TestInboxCloseWaitsForHeld(t *testing.T) {
+	ib := newInbox(t)
+	if err := ib.Hold(); err != nil {
+		t.Fatal(err)
+	}
+	ib.Close()
+	if err := ib.Hold(); !errors.Is(err, listeners.ErrNoDelivery) {
+		t.Fatalf("Hold after Close: %v; want ErrNoDelivery", err)
+	}
+	ch := acceptAsync(ib)
+	select {
+	case a := <-ch:
+		t.Fatalf("Accept returned %v, %v while a delivery was held; want it to wait", a.c, a.err)
+	default:
+	}
+	srv, _ := pipeConn(t)
+	ib.Deliver([]net.Conn{srv})
+	if a := recvAccept(t, ch); a.err != nil {
+		t.Fatalf("Accept after Close with a held delivery: %v", a.err)
+	}
+	if a := recvAccept(t, acceptAsync(ib)); !errors.Is(a.err, net.ErrClosed) {
+		t.Fatalf("Accept once everything was handed out: %v; want net.ErrClosed", a.err)
+	}
+}
+
+// An Inbox reaches the socket it wraps, as the listener does: a supervisor
+// passes that descriptor to its children.
+func TestInboxSyscallConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ib, err := listeners.NewInbox("http", ln)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ib.Close()
+	rc, err := ib.SyscallConn()
+	if err != nil {
+		t.Fatalf("SyscallConn: %v", err)
+	}
+	var fd uintptr
+	if err := rc.Control(func(f uintptr) { fd = f }); err != nil || fd == 0 {
+		t.Errorf("Control: fd %d, %v; want the listener's descriptor", fd, err)
+	}
+}

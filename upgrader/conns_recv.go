@@ -1,0 +1,114 @@
+package upgrader
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/listeners"
+)
+
+// takeConns is the new side of connection moves: it receives rounds from
+// the previous generation on c until that one hangs up (it exits), and
+// returns the error that ended it. A previous generation that moves
+// nothing (an older build, or moves turned off) just hangs up.
+func (u *Upgrader) takeConns(c *wire.Conn) error {
+	pid := u.prev.peer.PID
+	for {
+		c.SetTimeout(0) // the next round may come at any time, or never
+		entries, fds, err := c.RecvFiles()
+		if err != nil {
+			return err
+		}
+		n, err := u.takeRound(c, entries, fds)
+		if err != nil {
+			u.log.Warn("taking connections failed", "old_pid", pid, "conns", len(fds), "err", err)
+			continue // the previous generation drains them; it says when it is gone
+		}
+		u.log.Debug("took connections", "old_pid", pid, "conns", n)
+	}
+}
+
+// held is a received socket waiting for the commit, and the inbox that
+// will serve it.
+type held struct {
+	ib *listeners.Inbox
+	fd int // ours until delivered
+}
+
+// takeRound checks and holds one round's sockets, answers Held, and once
+// the previous generation commits, serves them (converting and delivering
+// them on another goroutine, so that the next round can come meanwhile).
+// It owns fds; on any error every one is closed (our descriptors only: the
+// previous generation still has its own and drains them).
+func (u *Upgrader) takeRound(c *wire.Conn, entries []wire.Entry, fds []int) (int, error) {
+	hs, err := u.holdAll(entries, fds)
+	if err != nil {
+		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
+		return 0, err
+	}
+	c.SetTimeout(moveTimeout)
+	err = c.Send(wire.TypeHeld, wire.Conns{Count: len(hs)})
+	var commit wire.Conns
+	if err == nil {
+		err = c.Expect(wire.TypeCommit, &commit)
+	}
+	if err == nil && commit.Count != len(hs) {
+		err = fmt.Errorf("commit of %d connections for %d held: %w", commit.Count, len(hs), wire.ErrFDMismatch)
+	}
+	if err != nil {
+		dropHeld(hs)
+		return 0, err
+	}
+	go u.deliver(hs)
+	return len(hs), nil
+}
+
+// holdAll checks that each fd is a connected stream socket and holds the
+// inbox of its entry's name for it.
+func (u *Upgrader) holdAll(entries []wire.Entry, fds []int) ([]held, error) {
+	hs := make([]held, 0, len(fds))
+	for i, fd := range fds {
+		err := checkConnFD(fd)
+		var ib *listeners.Inbox
+		if err == nil {
+			ib, err = u.mv.hold(entries[i].Name)
+		}
+		if err != nil {
+			closeFDs(fds[i:])
+			dropHeld(hs)
+			return nil, fmt.Errorf("connection %d (%.64q): %w", i, entries[i].Name, err)
+		}
+		hs = append(hs, held{ib: ib, fd: fd})
+	}
+	return hs, nil
+}
+
+func dropHeld(hs []held) {
+	for _, h := range hs {
+		h.ib.Release()
+		closeFD(h.fd)
+	}
+}
+
+// deliver turns committed sockets into connections and hands each to its
+// inbox. A socket that does not fit its listener (a lying peer) is closed.
+func (u *Upgrader) deliver(hs []held) {
+	bad := 0
+	for _, h := range hs {
+		c, err := connFromFD(h.fd) // takes fd
+		if err == nil && c.LocalAddr().Network() != h.ib.Addr().Network() {
+			c.Close()
+			err = fmt.Errorf("a %s connection for a %s listener", c.LocalAddr().Network(), h.ib.Addr().Network())
+		}
+		if err != nil {
+			bad++
+			h.ib.Release()
+			continue
+		}
+		h.ib.Deliver([]net.Conn{c})
+	}
+	if bad > 0 {
+		u.log.Warn("moved connections that fit no listener were closed", "conns", bad)
+	}
+}
