@@ -316,12 +316,6 @@ func (c *conn) kickLocked() {
 	c.Conn.SetReadDeadline(aLongTimeAgo)
 }
 
-func (c *conn) isKicked() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.kicked
-}
-
 func (c *conn) hijacked() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

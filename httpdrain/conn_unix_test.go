@@ -124,3 +124,10 @@ func TestKickKeepsPastServerDeadline(t *testing.T) {
 		t.Errorf("client read = %v; want EOF", err)
 	}
 }
+
+// isKicked reports whether the drain has woken c's reader.
+func (c *conn) isKicked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kicked
+}
