@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // reaper collects every process the tests start, and every generation
@@ -303,18 +305,18 @@ func fdCount(pid int) int {
 }
 
 // poll calls cond until it returns true or within has passed.
+// Callers say in their own message what was still wrong; conditions that
+// can say it themselves use testutil.WaitFor.
 func poll(within time.Duration, cond func() bool) error {
-	deadline := time.Now().Add(within)
-	for {
+	return testutil.Poll(within, func() error {
 		if cond() {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("condition not met within %v", within)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return errNotYet
+	})
 }
+
+var errNotYet = errors.New("condition not met")
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
