@@ -76,8 +76,8 @@ func bootUnits(t *testing.T, unified bool) *unitBox {
 	t.Helper()
 	dir := shortTempDir(t)
 	b := &unitBox{bin: filepath.Join(dir, "bin"), addr: shippedAddr}
-	units := filepath.Join(dir, "units")
-	for _, d := range []string{b.bin, units} {
+	units, share := filepath.Join(dir, "units"), filepath.Join(dir, "share")
+	for _, d := range []string{b.bin, units, share} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -91,10 +91,14 @@ func bootUnits(t *testing.T, unified bool) *unitBox {
 	installUnits(t, units, shippedAddr, b.addr)
 	deploy(t, bins.demo, filepath.Join(b.bin, "demo"))
 	deploy(t, bins.handoff, filepath.Join(b.bin, "handoff"))
+	if err := os.Mkdir(filepath.Join(share, "handoff"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deploy(t, "../examples/run/server.py", filepath.Join(share, "handoff", "server.py")) // for demo-run.service
 
 	start := time.Now()
 	m, err := nspawn.Boot(nspawn.Config{Name: fmt.Sprintf("handoff-%d-%d", os.Getpid(), machines.Add(1)),
-		Dir: dir, Units: units, Bin: b.bin, Unified: unified, Reaper: reaper})
+		Dir: dir, Units: units, Bin: b.bin, Share: share, Unified: unified, Reaper: reaper})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,11 +31,15 @@ import (
 
 // Config describes a container.
 type Config struct {
-	Name    string // machine name; also names its cgroup directories
-	Dir     string // scratch directory owned by the caller: machine id, console log
-	Units   string // bound read-write at /etc/systemd/system
-	Bin     string // bound at /usr/local/bin
-	Unified bool   // cgroup2 in the container; else the hybrid layout
+	Name  string // machine name; also names its cgroup directories
+	Dir   string // scratch directory owned by the caller: machine id, console log
+	Units string // bound read-write at /etc/systemd/system
+	Bin   string // bound at /usr/local/bin
+	// Share, if set, is bound read-only at /usr/local/share (which must
+	// exist on the host: the container's /usr is read-only, so no mount
+	// point can be made there).
+	Share   string
+	Unified bool // cgroup2 in the container; else the hybrid layout
 	// Reaper collects nspawn and every command run in the container (the
 	// caller is a child subreaper, so exec.Cmd.Wait may not be used).
 	Reaper *proc.Reaper
@@ -155,6 +159,9 @@ func (m *Machine) start() error {
 		"--bind=" + m.cfg.Units + ":/etc/systemd/system",
 		"--bind=" + m.cfg.Bin + ":/usr/local/bin",
 		"--bind-ro=" + m.machineID() + ":/etc/machine-id"}
+	if m.cfg.Share != "" {
+		args = append(args, "--bind-ro="+m.cfg.Share+":/usr/local/share")
+	}
 	cmd := exec.Command("/bin/sh", args...)
 	unified := "0"
 	if m.cfg.Unified {
