@@ -75,6 +75,7 @@ func buildAll(dir string) error {
 	}
 	if _, err := os.Stat("../cmd/handoff"); err == nil {
 		builds = append(builds, [2]string{bins.handoff, "github.com/handoff-go/handoff/cmd/handoff"})
+		builds = append(builds, runBuilds(dir)...)
 	}
 	for _, b := range builds {
 		out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput()

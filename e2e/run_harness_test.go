@@ -4,14 +4,12 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,13 +19,30 @@ import (
 	"github.com/handoff-go/handoff/upgrader"
 )
 
-// runBins are the extra binaries the `handoff run` tests need, built once
-// into bins.dir on first use.
+// runBins are the extra binaries and tools the `handoff run` tests need.
+// TestMain builds and finds them with the rest, before the reaper starts:
+// once it runs, exec.Cmd.Wait races it for every child.
 var runBins struct {
-	once       sync.Once
-	err        error
 	goserver   string // examples/run/goserver
 	readycrash string // says READY=1, then exits 4
+	python     string // a python3 that runs, for examples/run/server.py
+	pythonErr  error
+}
+
+// runBuilds adds the run tests' binaries to TestMain's builds and checks
+// python3, which takes running it.
+func runBuilds(dir string) [][2]string {
+	runBins.goserver = filepath.Join(dir, "goserver")
+	runBins.readycrash = filepath.Join(dir, "readycrash")
+	path, err := exec.LookPath("python3")
+	if err == nil {
+		err = exec.Command(path, "-c", "pass").Run()
+	}
+	runBins.python, runBins.pythonErr = path, err
+	return [][2]string{
+		{runBins.goserver, "github.com/handoff-go/handoff/examples/run/goserver"},
+		{runBins.readycrash, "github.com/handoff-go/handoff/e2e/internal/readycrash"},
+	}
 }
 
 func buildRunBins(t *testing.T) {
@@ -35,35 +50,15 @@ func buildRunBins(t *testing.T) {
 	if bins.handoff == "" {
 		t.Skip("cmd/handoff not built")
 	}
-	runBins.once.Do(func() {
-		runBins.goserver = filepath.Join(bins.dir, "goserver")
-		runBins.readycrash = filepath.Join(bins.dir, "readycrash")
-		for _, b := range [][2]string{
-			{runBins.goserver, "github.com/handoff-go/handoff/examples/run/goserver"},
-			{runBins.readycrash, "github.com/handoff-go/handoff/e2e/internal/readycrash"},
-		} {
-			if out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput(); err != nil {
-				runBins.err = fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
-				return
-			}
-		}
-	})
-	if runBins.err != nil {
-		t.Fatal(runBins.err)
-	}
 }
 
 // python3 returns the interpreter for examples/run/server.py, or skips.
 func python3(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("python3")
-	if err == nil {
-		err = exec.Command(path, "-c", "pass").Run()
+	if runBins.pythonErr != nil {
+		t.Skipf("skipping: no working python3 for examples/run/server.py: %v", runBins.pythonErr)
 	}
-	if err != nil {
-		t.Skip("skipping: no working python3 for examples/run/server.py")
-	}
-	return path
+	return runBins.python
 }
 
 // pythonServer is the command line of the Python example.
@@ -109,6 +104,7 @@ func newRun(t *testing.T, program []string, extra ...string) *runProc {
 func (r *runProc) start(t *testing.T) int {
 	t.Helper()
 	pid := startProc(t, bins.handoff, r.args, r.logPath, procOpts{newGroup: true, env: r.env})
+	t.Cleanup(func() { stopGracefully(pid) }) // runs before startProc's SIGKILL of the group
 	if r.pid == 0 {
 		r.pid = pid
 	}
@@ -121,6 +117,17 @@ func (r *runProc) start(t *testing.T) int {
 		r.waitServes(t, child)
 	}
 	return pid
+}
+
+// stopGracefully asks a supervisor that a test left running to stop, so
+// that it stops its children and removes its notify socket's directory;
+// whatever is left after a deadline is killed by the cleanups after it.
+func stopGracefully(pid int) {
+	if len(proc.GroupMembers(pid)) == 0 {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	poll(15*time.Second, func() bool { return len(proc.GroupMembers(pid)) == 0 })
 }
 
 // startRun starts a supervisor of program and waits until its child serves.

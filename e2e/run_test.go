@@ -410,6 +410,7 @@ func TestRunSocketActivation(t *testing.T) {
 	r.args = []string{"run", "-control", r.control, "-pid-file", r.pidFile, "--", runBins.goserver}
 	pid := startProc(t, bins.handoff, r.args, r.logPath, procOpts{newGroup: true, files: []*os.File{f}, viaShell: true,
 		env: []string{"LISTEN_FDS=1", "LISTEN_FDNAMES=web"}})
+	t.Cleanup(func() { stopGracefully(pid) })
 	r.pid = pid
 	child := r.serving(t)
 	r.waitServes(t, child)
