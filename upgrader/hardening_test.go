@@ -137,16 +137,8 @@ func TestStatusComesInPages(t *testing.T) {
 
 func statusFrom(t *testing.T, path string, from int) Status {
 	t.Helper()
-	raw, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := wire.NewConn(raw.(*net.UnixConn))
-	defer c.Close()
+	c := request(t, path, wire.Request{Op: wire.OpStatus, From: from})
 	var st Status
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpStatus, From: from}); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Expect(wire.TypeStatus, &st); err != nil {
 		t.Fatalf("status from %d: %v", from, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -95,15 +94,7 @@ func TestReplaceOverControlSocket(t *testing.T) {
 		},
 		StatusDetail: func() any { return map[string]int{"children": 1} },
 	})
-	raw, err := net.Dial("unix", control)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := wire.NewConn(raw.(*net.UnixConn))
-	defer c.Close()
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpUpgrade}); err != nil {
-		t.Fatal(err)
-	}
+	c := request(t, control, wire.Request{Op: wire.OpUpgrade})
 	var events []string
 	for {
 		m, err := c.Recv()

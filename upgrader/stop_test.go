@@ -5,7 +5,6 @@ package upgrader
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,15 +19,7 @@ import (
 // connection with the server's Result.
 func dialStop(t *testing.T, control string) (*wire.Conn, wire.Result) {
 	t.Helper()
-	raw, err := net.Dial("unix", control)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := wire.NewConn(raw.(*net.UnixConn))
-	t.Cleanup(func() { c.Close() })
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpStop}); err != nil {
-		t.Fatal(err)
-	}
+	c := request(t, control, wire.Request{Op: wire.OpStop})
 	var res wire.Result
 	if err := c.Expect(wire.TypeResult, &res); err != nil {
 		t.Fatalf("stop request: %v; want a Result", err)

@@ -344,18 +344,26 @@ func TestStaleControlSocketReplaced(t *testing.T) {
 	}
 }
 
-// status asks the control socket at path for a status report.
-func status(t *testing.T, path string) Status {
+// request dials the control socket at path and sends req; the connection
+// is closed at cleanup.
+func request(t *testing.T, path string, req wire.Request) *wire.Conn {
 	t.Helper()
 	raw, err := net.Dial("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := wire.NewConn(raw.(*net.UnixConn))
-	defer c.Close()
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpStatus}); err != nil {
+	t.Cleanup(func() { c.Close() })
+	if err := c.Send(wire.TypeRequest, req); err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// status asks the control socket at path for a status report.
+func status(t *testing.T, path string) Status {
+	t.Helper()
+	c := request(t, path, wire.Request{Op: wire.OpStatus})
 	var st Status
 	if err := c.Expect(wire.TypeStatus, &st); err != nil {
 		t.Fatal(err)
@@ -371,15 +379,7 @@ func TestControlUpgradeRefusedGetsResult(t *testing.T) {
 	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	go u.Upgrade(context.Background())
 	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
-	raw, err := net.Dial("unix", control)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := wire.NewConn(raw.(*net.UnixConn))
-	defer c.Close()
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpUpgrade}); err != nil {
-		t.Fatal(err)
-	}
+	c := request(t, control, wire.Request{Op: wire.OpUpgrade})
 	var res wire.Result
 	if err := c.Expect(wire.TypeResult, &res); err != nil || res.OK || !strings.Contains(res.Error, "already in progress") {
 		t.Fatalf("got %+v, %v; want a failed Result saying an upgrade is in progress", res, err)
