@@ -163,6 +163,16 @@ func (d *demoProc) sighup(t *testing.T, old int) int {
 	return d.waitPID(t, func(p int) bool { return p != old })
 }
 
+// upgradeTo upgrades old by SIGHUP and returns the new pid once old has
+// exited 0. Unlike upgradeBySignal it sends no request of its own: the
+// moving tests count every connection and request.
+func (d *demoProc) upgradeTo(t *testing.T, old int) int {
+	t.Helper()
+	next := d.sighup(t, old)
+	waitExit0(t, old, 10*time.Second)
+	return next
+}
+
 // waitExit0 waits until pid is gone and checks it exited 0.
 func waitExit0(t *testing.T, pid int, within time.Duration) {
 	t.Helper()

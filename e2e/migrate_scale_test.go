@@ -46,8 +46,7 @@ func TestManyIdleConnsManyUpgrades(t *testing.T) {
 	base := -1 // the first child's count: a cold start holds one fd more than a child here
 	pid := d.first
 	for i := range upgrades {
-		next := d.sighup(t, pid)
-		waitExit0(t, pid, 10*time.Second)
+		next := d.upgradeTo(t, pid)
 		got := quietFDs(t, next, base)
 		if base < 0 {
 			if base = got; base < conns || base > cold {
@@ -94,8 +93,7 @@ func TestTLSConnsDrainNotMoved(t *testing.T) {
 	warm := dials.Load()
 	pid := d.first
 	for range 5 {
-		next := d.sighup(t, pid)
-		waitExit0(t, pid, 10*time.Second)
+		next := d.upgradeTo(t, pid)
 		waitSent(t, &sent, 50)
 		pid = next
 	}

@@ -28,8 +28,7 @@ func TestMovedConnAnsweredByNextGeneration(t *testing.T) {
 		t.Fatalf("first answer from pid %s (closing %v); want %d, keep-alive", a.pid, a.closing, pid)
 	}
 	for i := 1; i <= 3; i++ {
-		next := d.sighup(t, pid)
-		waitExit0(t, pid, 10*time.Second)
+		next := d.upgradeTo(t, pid)
 		if h := holder(d.addr, rc, pid, next); h != next {
 			t.Fatalf("upgrade %d: server end of port %d held by pid %d; want %d", i, rc.port(), h, next)
 		}
@@ -69,8 +68,7 @@ func TestRequestAtMoveAnsweredOnce(t *testing.T) {
 	pid := d.first
 	for range 10 {
 		waitSent(t, &sent, 200)
-		next := d.sighup(t, pid)
-		waitExit0(t, pid, 10*time.Second)
+		next := d.upgradeTo(t, pid)
 		pid = next
 	}
 	waitSent(t, &sent, 200)
@@ -154,8 +152,7 @@ func TestHTTPClientKeepsPoolAcrossUpgrades(t *testing.T) {
 	warm := dials.Load()
 	pid := d.first
 	for range 20 {
-		next := d.sighup(t, pid)
-		waitExit0(t, pid, 10*time.Second)
+		next := d.upgradeTo(t, pid)
 		waitSent(t, &sent, 50)
 		pid = next
 	}
