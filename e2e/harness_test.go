@@ -183,6 +183,7 @@ func startProc(t *testing.T, exe string, args []string, logPath string, o procOp
 	}
 	pid := cmd.Process.Pid
 	cmd.Process.Release() // the reaper waits for it
+	reaper.ForgetIfAlive(pid)
 	if o.newGroup {
 		t.Cleanup(func() { killGroup(t, pid, logPath) })
 	}
@@ -225,6 +226,7 @@ func (d *demoProc) waitPID(t *testing.T, ok func(int) bool) int {
 	if err != nil {
 		t.Fatalf("pid file %s: last pid %d: %v", d.pidFile, last, err)
 	}
+	reaper.ForgetIfAlive(last) // a new generation: any record of that pid is an earlier process's
 	return last
 }
 

@@ -114,6 +114,18 @@ func (r *Reaper) Forget(pid int) {
 	delete(r.exits, pid)
 }
 
+// ForgetIfAlive drops what is known of pid while pid runs: pids wrap (at
+// pid_max), so a record for a number that a live process has now belongs
+// to an earlier process. Under the lock no record can be added, and a
+// running process has not been reaped, so its own exit is never lost.
+func (r *Reaper) ForgetIfAlive(pid int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if Alive(pid) {
+		delete(r.exits, pid)
+	}
+}
+
 // CPUOf returns the CPU time of each of pids that has been reaped.
 func (r *Reaper) CPUOf(pids []int) []time.Duration {
 	r.mu.Lock()
