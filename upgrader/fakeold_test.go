@@ -74,8 +74,7 @@ func oldDiesMain() int {
 	}
 	cmd, _ := helperCommand("serve")()
 	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[1]), "child")}
-	cmd.Env = append(cmd.Env, wire.EnvFD+"=3")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Env = append(cmd.Env, wire.EnvFD+"=3") // stays in our group, which the test kills at cleanup
 	if err := cmd.Start(); err != nil {
 		return fail(err)
 	}

@@ -331,6 +331,10 @@ func TestServesWhenPreviousDiesBeforeReadyAck(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The child it starts stays in its group: killed even if this test
+	// fails before it learns the child's pid.
+	group := cmd.Process.Pid
+	t.Cleanup(func() { syscall.Kill(-group, syscall.SIGKILL) })
 	var ee *exec.ExitError
 	if err := cmd.Wait(); !errors.As(err, &ee) || ee.ExitCode() != 7 {
 		t.Fatalf("the dying old generation ended with %v; want exit status 7 (it died on cue)", err)

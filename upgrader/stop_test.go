@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
@@ -61,9 +60,7 @@ func TestControlStop(t *testing.T) {
 func TestControlStopRefusedWhileUpgrading(t *testing.T) {
 	checkLeaks(t)
 	control := filepath.Join(shortDir(t), "ctl.sock")
-	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
-	go u.Upgrade(context.Background())
-	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
+	u := upgradingOn(t, control)
 	_, res := dialStop(t, control)
 	if res.OK || !strings.Contains(res.Error, "already in progress") {
 		t.Fatalf("got %+v; want a failed Result saying an upgrade is in progress", res)

@@ -315,9 +315,7 @@ func TestTakeover(t *testing.T) {
 func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
 	checkLeaks(t)
 	control := filepath.Join(shortDir(t), "ctl.sock")
-	old, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
-	go old.Upgrade(context.Background())
-	testutil.WaitFor(t, 5*time.Second, stateIs(old, StateUpgrading))
+	upgradingOn(t, control)
 	_, err := New(Options{ControlPath: control})
 	var ae *wire.AbortError
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "already in progress") {
@@ -376,14 +374,23 @@ func status(t *testing.T, path string) Status {
 func TestControlUpgradeRefusedGetsResult(t *testing.T) {
 	checkLeaks(t)
 	control := filepath.Join(shortDir(t), "ctl.sock")
-	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
-	go u.Upgrade(context.Background())
-	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
+	upgradingOn(t, control)
 	c := request(t, control, wire.Request{Op: wire.OpUpgrade})
 	var res wire.Result
 	if err := c.Expect(wire.TypeResult, &res); err != nil || res.OK || !strings.Contains(res.Error, "already in progress") {
 		t.Fatalf("got %+v, %v; want a failed Result saying an upgrade is in progress", res, err)
 	}
+}
+
+// upgradingOn serves with a control socket at control and returns once an
+// upgrade is under way that will not end by itself (its child never gets
+// ready): Stop at cleanup ends it and kills the child.
+func upgradingOn(t *testing.T, control string) *Upgrader {
+	t.Helper()
+	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
+	go u.Upgrade(context.Background())
+	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
+	return u
 }
 
 // stateIs is a condition for testutil.WaitFor: u is in state want.

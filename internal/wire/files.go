@@ -36,13 +36,14 @@ func (c *Conn) SendFilesAhead(entries []Entry, fds []int, ahead func() error) er
 		return ahead()
 	}
 	for seq, sent := 0, 0; sent < len(fds); seq++ {
-		var first func() error
-		if seq == 0 {
-			first = ahead
+		n, err := c.writeBatch(seq, entries[sent:], fds[sent:])
+		if err == nil && seq == 0 && ahead != nil {
+			if err := ahead(); err != nil {
+				return err
+			}
 		}
-		n, err := c.sendBatch(seq, entries[sent:], fds[sent:], first)
-		if first != nil && errors.Is(err, errAhead) {
-			return errors.Unwrap(err)
+		if err == nil {
+			err = c.awaitAck(seq, n)
 		}
 		if ae, ok := errors.AsType[*AbortError](err); ok {
 			return ae
@@ -55,41 +56,27 @@ func (c *Conn) SendFilesAhead(entries []Entry, fds []int, ahead func() error) er
 	return nil
 }
 
-// errAhead marks an error from SendFilesAhead's callback, which is
-// returned unwrapped.
-var errAhead = errors.New("ahead")
-
-type aheadError struct{ err error }
-
-func (e aheadError) Error() string        { return e.err.Error() }
-func (e aheadError) Is(target error) bool { return target == errAhead }
-func (e aheadError) Unwrap() error        { return e.err }
-
-// sendBatch sends the next batch from the front of entries and fds, calls
-// ahead (unless nil), and waits for the batch's Ack. It returns how many
-// fds went.
-func (c *Conn) sendBatch(seq int, entries []Entry, fds []int, ahead func() error) (int, error) {
+// writeBatch writes the next batch from the front of entries and fds and
+// returns how many fds went with it.
+func (c *Conn) writeBatch(seq int, entries []Entry, fds []int) (int, error) {
 	frame, n, err := encodeBatch(seq, entries)
 	if err != nil {
 		return 0, err
 	}
-	if err := c.write(frame, fds[:n]); err != nil {
-		return 0, err
-	}
-	if ahead != nil {
-		if err := ahead(); err != nil {
-			return 0, aheadError{err}
-		}
-	}
+	return n, c.write(frame, fds[:n])
+}
+
+// awaitAck waits for the Ack of batch seq, which carried n fds.
+func (c *Conn) awaitAck(seq, n int) error {
 	var ack Ack
 	if err := c.expect(TypeAck, &ack); err != nil {
-		return 0, err
+		return err
 	}
 	if err := checkAck(ack, seq, n); err != nil {
 		c.abort(err)
-		return 0, err
+		return err
 	}
-	return n, nil
+	return nil
 }
 
 // encodeBatch encodes batch seq with as many of entries as fit: at most
