@@ -35,6 +35,7 @@ var bins struct {
 	handoff string
 	broken  string // exits 3 at once: a bad deploy
 	stall   string // never becomes ready: a hanging deploy
+	oddcat  string // examples/oddcat
 }
 
 func TestMain(m *testing.M) {
@@ -68,19 +69,24 @@ func buildAll(dir string) error {
 	bins.handoff = filepath.Join(dir, "handoff")
 	bins.broken = filepath.Join(dir, "broken")
 	bins.stall = filepath.Join(dir, "stall")
-	builds := [][2]string{
-		{bins.demo, "github.com/handoff-go/handoff/examples/demo"},
-		{bins.broken, "github.com/handoff-go/handoff/e2e/internal/broken"},
-		{bins.stall, "github.com/handoff-go/handoff/e2e/internal/stall"},
+	bins.oddcat = filepath.Join(dir, "oddcat")
+	// Every build happens here, before the reaper starts: once it runs,
+	// exec.Cmd.Wait (inside CombinedOutput) would race it.
+	builds := [][]string{
+		{"-o", bins.demo, "github.com/handoff-go/handoff/examples/demo"},
+		{"-o", bins.broken, "github.com/handoff-go/handoff/e2e/internal/broken"},
+		{"-o", bins.stall, "github.com/handoff-go/handoff/e2e/internal/stall"},
+		{"-o", bins.oddcat, "github.com/handoff-go/handoff/examples/oddcat"},
 	}
+	builds = append(builds, moveBuilds(dir)...)
 	if _, err := os.Stat("../cmd/handoff"); err == nil {
-		builds = append(builds, [2]string{bins.handoff, "github.com/handoff-go/handoff/cmd/handoff"})
+		builds = append(builds, []string{"-o", bins.handoff, "github.com/handoff-go/handoff/cmd/handoff"})
 		builds = append(builds, runBuilds(dir)...)
 	}
 	for _, b := range builds {
-		out, err := exec.Command("go", "build", "-o", b[0], b[1]).CombinedOutput()
+		out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput()
 		if err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
+			return fmt.Errorf("go build %v: %v\n%s", b, err, out)
 		}
 	}
 	return nil
@@ -178,12 +184,10 @@ func startProc(t *testing.T, exe string, args []string, logPath string, o procOp
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.ExtraFiles = o.files
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: o.newGroup, Credential: o.cred}
-	if err := cmd.Start(); err != nil {
+	pid, err := reaper.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release() // the reaper waits for it
-	reaper.ForgetIfAlive(pid)
 	if o.newGroup {
 		t.Cleanup(func() { killGroup(t, pid, logPath) })
 	}
@@ -226,7 +230,7 @@ func (d *demoProc) waitPID(t *testing.T, ok func(int) bool) int {
 	if err != nil {
 		t.Fatalf("pid file %s: last pid %d: %v", d.pidFile, last, err)
 	}
-	reaper.ForgetIfAlive(last) // a new generation: any record of that pid is an earlier process's
+	reaper.ForgetEarlier(last) // a new generation: any record of that pid is an earlier process's
 	return last
 }
 

@@ -19,7 +19,6 @@ import (
 // successor, which just sees it hang up. Keep-alive load loses nothing, and
 // the last generation's fd count is the first one's.
 func TestMoveFallbackOlderBuild(t *testing.T) {
-	buildMoveBins(t)
 	d := startDemo(t)
 	base := quietFDs(t, d.first, -1)
 	run := load.Start(load.Config{Addr: d.addr, Clients: 6, Mode: load.KeepAlive, MaxDuration: time.Minute})
@@ -59,7 +58,6 @@ func TestMoveFallbackOlderBuild(t *testing.T) {
 // queued unread), and the faulty process holds none of them (except the
 // stalled one, which read some and will never look at them).
 func TestMoveFallbackFaultyNext(t *testing.T) {
-	buildMoveBins(t)
 	for _, mode := range []string{"refuse", "hangup", "stall"} {
 		t.Run(mode, func(t *testing.T) {
 			d := newDeployment(t)
@@ -98,7 +96,6 @@ func TestMoveFallbackFaultyNext(t *testing.T) {
 // its idle connections end in EOF. (With the new generation dead nothing
 // serves the listener any more, so no load runs here.)
 func TestMoveFallbackNextKilled(t *testing.T) {
-	buildMoveBins(t)
 	d := newDeployment(t)
 	d.env = []string{"HANDOFF_FAKENEXT_MODE=stall"}
 	d.start(t)

@@ -9,42 +9,27 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// moveBins are the extra binaries of the connection-move tests, built once
-// on first use.
+// moveBins are the extra binaries of the connection-move tests.
 var moveBins struct {
-	once     sync.Once
-	err      error
 	noMove   string // the demo built with -move-conns off by default: an older build
 	fakeNext string // a next generation that fails mid-move (e2e/internal/fakenext)
 }
 
-func buildMoveBins(t *testing.T) {
-	t.Helper()
-	moveBins.once.Do(func() {
-		moveBins.noMove = filepath.Join(bins.dir, "demo-nomove")
-		moveBins.fakeNext = filepath.Join(bins.dir, "fakenext")
-		for _, b := range [][]string{
-			{"-o", moveBins.noMove, "-ldflags", "-X main.moveConnsDefault=false", "github.com/handoff-go/handoff/examples/demo"},
-			{"-o", moveBins.fakeNext, "github.com/handoff-go/handoff/e2e/internal/fakenext"},
-		} {
-			if out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput(); err != nil {
-				moveBins.err = fmt.Errorf("go build %v: %v\n%s", b, err, out)
-				return
-			}
-		}
-	})
-	if moveBins.err != nil {
-		t.Fatal(moveBins.err)
+// moveBuilds adds moveBins to TestMain's builds.
+func moveBuilds(dir string) [][]string {
+	moveBins.noMove = filepath.Join(dir, "demo-nomove")
+	moveBins.fakeNext = filepath.Join(dir, "fakenext")
+	return [][]string{
+		{"-o", moveBins.noMove, "-ldflags", "-X main.moveConnsDefault=false", "github.com/handoff-go/handoff/examples/demo"},
+		{"-o", moveBins.fakeNext, "github.com/handoff-go/handoff/e2e/internal/fakenext"},
 	}
 }
 

@@ -16,10 +16,7 @@ import (
 // it from the descriptor it was handed.
 func TestOddcat(t *testing.T) {
 	dir := t.TempDir()
-	exe := filepath.Join(dir, "oddcat")
-	if out, err := exec.Command("go", "build", "-o", exe, "../examples/oddcat").CombinedOutput(); err != nil {
-		t.Fatalf("build oddcat: %v\n%s", err, out)
-	}
+	exe := bins.oddcat
 	file := filepath.Join(dir, "greeting.txt")
 	if err := os.WriteFile(file, []byte("hello through SCM_RIGHTS\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -60,11 +57,10 @@ func runExe(t *testing.T, exe string, args ...string) runResult {
 	errF, _ := os.Create(errPath)
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = outF, errF
-	if err := cmd.Start(); err != nil {
+	pid, err := reaper.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release()
 	outF.Close()
 	errF.Close()
 	rec := waitGone(t, pid, 30*time.Second)

@@ -31,7 +31,7 @@ var runBins struct {
 
 // runBuilds adds the run tests' binaries to TestMain's builds and checks
 // python3, which takes running it.
-func runBuilds(dir string) [][2]string {
+func runBuilds(dir string) [][]string {
 	runBins.goserver = filepath.Join(dir, "goserver")
 	runBins.readycrash = filepath.Join(dir, "readycrash")
 	path, err := exec.LookPath("python3")
@@ -39,9 +39,9 @@ func runBuilds(dir string) [][2]string {
 		err = exec.Command(path, "-c", "pass").Run()
 	}
 	runBins.python, runBins.pythonErr = path, err
-	return [][2]string{
-		{runBins.goserver, "github.com/handoff-go/handoff/examples/run/goserver"},
-		{runBins.readycrash, "github.com/handoff-go/handoff/e2e/internal/readycrash"},
+	return [][]string{
+		{"-o", runBins.goserver, "github.com/handoff-go/handoff/examples/run/goserver"},
+		{"-o", runBins.readycrash, "github.com/handoff-go/handoff/e2e/internal/readycrash"},
 	}
 }
 

@@ -109,8 +109,13 @@ func bootUnits(t *testing.T, unified bool) *unitBox {
 		}
 	})
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("journal of %s:\n%s", demoUnit, tail([]byte(m.Journal(demoUnit)), 80))
+		if !t.Failed() {
+			return
+		}
+		for _, unit := range []string{demoUnit, runUnit} {
+			if j := m.Journal(unit); strings.TrimSpace(j) != "" {
+				t.Logf("journal of %s:\n%s", unit, tail([]byte(j), 80))
+			}
 		}
 	})
 	if len(m.Degraded) > 0 {

@@ -137,11 +137,10 @@ func (h *harness) spawn(exe string, args []string, logPath string) (int, error) 
 	if h.cleaned {
 		return 0, errStopping
 	}
-	if err := cmd.Start(); err != nil {
+	pid, err := h.reaper.Start(cmd)
+	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", filepath.Base(exe), err)
 	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release()
 	h.groups[pid] = true
 	return pid, nil
 }

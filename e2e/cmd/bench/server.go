@@ -145,7 +145,7 @@ func (h *harness) upgrade(s *server, old int, end time.Time) (next int, took tim
 		}
 		next, reason := awaitNewPID(s, old, mark, deadline)
 		if next > 0 {
-			h.reaper.Forget(next) // a recycled pid must not look exited
+			h.reaper.ForgetEarlier(next) // a recycled pid must not look exited
 			return next, time.Since(start), refused, nil
 		}
 		if reason == "" {

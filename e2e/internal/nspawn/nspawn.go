@@ -175,11 +175,11 @@ func (m *Machine) start() error {
 	// (The kernel sends it when the forking thread exits; Go's threads
 	// outlive the test unless a goroutine locked to one ends.)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
+	pid, err := m.cfg.Reaper.Start(cmd)
+	if err != nil {
 		return fmt.Errorf("nspawn: start: %w", err)
 	}
-	m.nspawn = cmd.Process.Pid
-	cmd.Process.Release() // the reaper waits for it
+	m.nspawn = pid
 	return nil
 }
 

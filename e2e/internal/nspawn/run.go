@@ -53,14 +53,12 @@ func run(reaper *proc.Reaper, timeout time.Duration, args ...string) (string, in
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
+	pid, err := reaper.Start(cmd)
 	w.Close()
 	if err != nil {
 		r.Close()
 		return "", -1, fmt.Errorf("nspawn: run %v: %w", args, err)
 	}
-	pid := cmd.Process.Pid
-	cmd.Process.Release() // the reaper waits for it
 	out := make(chan []byte, 1)
 	go func() { b, _ := io.ReadAll(r); r.Close(); out <- b }()
 	var b []byte
@@ -78,7 +76,7 @@ func run(reaper *proc.Reaper, timeout time.Duration, args ...string) (string, in
 		syscall.Kill(-pid, syscall.SIGKILL)
 		return string(b), -1, fmt.Errorf("nspawn: %v closed its output but did not exit", args)
 	case !ws.Exited():
-		return string(b), -1, fmt.Errorf("nspawn: %v: wait status %#x", args, uint32(ws))
+		return string(b), -1, fmt.Errorf("nspawn: %v: %v", args, proc.Exit{Status: ws})
 	}
 	return string(b), ws.ExitStatus(), nil
 }

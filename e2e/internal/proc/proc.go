@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -37,7 +38,7 @@ func (e Exit) String() string {
 	case e.Status.Exited():
 		return fmt.Sprintf("exit status %d", e.Status.ExitStatus())
 	case e.Status.Signaled():
-		return "killed by " + e.Status.Signal().String()
+		return "killed by " + unix.SignalName(e.Status.Signal())
 	}
 	return fmt.Sprintf("wait status %#x", uint32(e.Status))
 }
@@ -114,16 +115,32 @@ func (r *Reaper) Forget(pid int) {
 	delete(r.exits, pid)
 }
 
-// ForgetIfAlive drops what is known of pid while pid runs: pids wrap (at
-// pid_max), so a record for a number that a live process has now belongs
-// to an earlier process. Under the lock no record can be added, and a
-// running process has not been reaped, so its own exit is never lost.
-func (r *Reaper) ForgetIfAlive(pid int) {
+// ForgetEarlier drops what is known of pid while a process of that
+// number exists, running or a zombie not yet reaped: pids wrap (at
+// pid_max), so a record for a number some process has now belongs to an
+// earlier process. Under the lock no record can be added, and a process
+// still in /proc has not been reaped, so its own exit is never lost.
+func (r *Reaper) ForgetEarlier(pid int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if Alive(pid) {
+	if _, ok := ReadState(pid); ok {
 		delete(r.exits, pid)
 	}
+}
+
+// Start starts cmd and leaves its exit to the reaper, dropping any record
+// an earlier process of the same pid left. Every process started after
+// StartReaper must start here: exec.Cmd.Wait would race the reaper, and a
+// stale record would report the new process exited with the old one's
+// status (a short command "killed" the moment it starts).
+func (r *Reaper) Start(cmd *exec.Cmd) (pid int, err error) {
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	pid = cmd.Process.Pid
+	cmd.Process.Release()
+	r.ForgetEarlier(pid)
+	return pid, nil
 }
 
 // CPUOf returns the CPU time of each of pids that has been reaped.
