@@ -9,15 +9,25 @@ import (
 )
 
 // SendFiles sends a Manifest and then the fds in batches of at most
-// MaxFDsPerMessage, waiting for the peer's Ack after each batch.
-// entries[i] describes fds[i]. The caller keeps ownership of fds: SendFiles
-// never closes them.
+// MaxFDsPerMessage, each of which the peer acknowledges; it returns once
+// every batch is acknowledged. entries[i] describes fds[i]. The caller
+// keeps ownership of fds: SendFiles never closes them.
 //
 // A batch is smaller when its entries would not fit in MaxFrameSize. An
 // Abort from the peer is returned as *AbortError.
 func (c *Conn) SendFiles(entries []Entry, fds []int) error {
 	return c.SendFilesAhead(entries, fds, nil)
 }
+
+// ackWindow is how many batches SendFiles writes before it waits for the
+// oldest one's Ack. Waiting after every batch made each batch a round trip
+// between two processes that are busy (handing over is when they are
+// busiest): the Ack waits for the receiver to be scheduled, the next batch
+// for the sender. With a window the receiver finds the next batch already
+// queued. Neither side can stall the other: the receiver reads batches
+// without waiting for anything else, and eight Acks are a few hundred
+// bytes of the sender's socket buffer.
+const ackWindow = 8
 
 // SendFilesAhead is SendFiles for a sender that does not wait for the peer
 // to speak first: it writes the manifest and the first batch straight
@@ -35,25 +45,59 @@ func (c *Conn) SendFilesAhead(entries []Entry, fds []int, ahead func() error) er
 	if len(fds) == 0 && ahead != nil {
 		return ahead()
 	}
+	var unacked []sentBatch // oldest first
 	for seq, sent := 0, 0; sent < len(fds); seq++ {
 		n, err := c.writeBatch(seq, entries[sent:], fds[sent:])
-		if err == nil && seq == 0 && ahead != nil {
+		if err != nil {
+			return c.batchFailed(sentBatch{seq: seq, after: sent}, len(fds), c.peerAbort(err, len(unacked)))
+		}
+		if seq == 0 && ahead != nil {
 			if err := ahead(); err != nil {
 				return err
 			}
 		}
-		if err == nil {
-			err = c.awaitAck(seq, n)
-		}
-		if ae, ok := errors.AsType[*AbortError](err); ok {
-			return ae
-		}
-		if err != nil {
-			return fmt.Errorf("wire: send batch %d (after %d of %d fds): %w", seq, sent, len(fds), err)
-		}
+		unacked = append(unacked, sentBatch{seq: seq, n: n, after: sent})
 		sent += n
+		for len(unacked) == ackWindow || (sent == len(fds) && len(unacked) > 0) {
+			if err := c.awaitAck(unacked[0].seq, unacked[0].n); err != nil {
+				return c.batchFailed(unacked[0], len(fds), err)
+			}
+			unacked = unacked[1:]
+		}
 	}
 	return nil
+}
+
+// sentBatch is a batch written: its seq, its fd count, and how many fds
+// went before it.
+type sentBatch struct{ seq, n, after int }
+
+// batchFailed names the batch that failed; an Abort is returned as it is.
+func (c *Conn) batchFailed(b sentBatch, total int, err error) error {
+	if ae, ok := errors.AsType[*AbortError](err); ok {
+		return ae
+	}
+	return fmt.Errorf("wire: send batch %d (after %d of %d fds): %w", b.seq, b.after, total, err)
+}
+
+// peerAbort looks, after a write failed because the peer hung up, for the
+// Abort it may have sent first, behind at most unacked Acks: a receiver
+// that refused a batch says why and hangs up while later batches are on
+// their way, and its reason says more than a broken pipe.
+func (c *Conn) peerAbort(werr error, unacked int) error {
+	if !errors.Is(werr, ErrClosed) {
+		return werr
+	}
+	for range unacked + 1 {
+		m, err := c.recvPlain()
+		if err != nil {
+			return werr
+		}
+		if m.Type == TypeAbort {
+			return abortError(m)
+		}
+	}
+	return werr
 }
 
 // writeBatch writes the next batch from the front of entries and fds and
