@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -309,4 +310,64 @@ func TestSendFilesAhead(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatalf("SendFilesAhead: %v", err)
 	}
+}
+
+// SendFiles writes batches ahead of their acks (ackWindow of them), so a
+// receiver finds the next batch waiting instead of a sender to wake; then
+// it waits, and every fd still arrives once the acks come.
+func TestSendFilesWritesAhead(t *testing.T) {
+	checkLeaks(t)
+	sender, peer := connPair(t)
+	n := (ackWindow + 2) * MaxFDsPerMessage
+	sent := sendAsync(sender, makeEntries(n), makeFDs(t, n))
+	if err := peer.Expect(TypeManifest, nil); err != nil {
+		t.Fatal(err)
+	}
+	peer.SetTimeout(5 * time.Second)
+	for seq := range ackWindow {
+		m, fds, err := peer.recv(true)
+		closeFDs(fds)
+		if err != nil || m.Type != TypeBatch {
+			t.Fatalf("batch %d before any ack: %v, %v; want the batch already written", seq, m.Type, err)
+		}
+	}
+	peer.SetTimeout(100 * time.Millisecond)
+	if m, fds, err := peer.recv(true); err == nil {
+		closeFDs(fds)
+		t.Fatalf("a %s more than %d batches ahead of the acks", m.Type, ackWindow)
+	}
+	peer.SetTimeout(5 * time.Second)
+	for seq := range ackWindow + 2 {
+		if err := peer.Send(TypeAck, Ack{Seq: seq, Count: MaxFDsPerMessage}); err != nil {
+			t.Fatal(err)
+		}
+		if seq < 2 {
+			m, fds, err := peer.recv(true)
+			closeFDs(fds)
+			if err != nil || m.Type != TypeBatch {
+				t.Fatalf("batch %d after ack %d: %v, %v", ackWindow+seq, seq, m.Type, err)
+			}
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatalf("SendFiles: %v", err)
+	}
+}
+
+// A receiver that refuses a batch and hangs up while later batches are on
+// their way: the sender reports its reason, not a broken pipe.
+func TestSendFilesAbortWhileAhead(t *testing.T) {
+	checkLeaks(t)
+	sender, peer := connPair(t)
+	n := 40 * MaxFDsPerMessage // more than any socket buffer holds, so a write fails
+	sent := sendAsync(sender, makeEntries(n), makeFDs(t, n))
+	if err := takeBatch(peer); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.Send(TypeAbort, Abort{Reason: "no room"}); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close()
+	var abort *AbortError
+	checkErr(t, <-sent, &abort, "peer aborted: no room")
 }
