@@ -308,7 +308,16 @@ func TestTakeoverRefusesAnotherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
-	testutil.WaitFor(t, 5*time.Second, func() error { _, err := os.Stat(control); return err })
+	// The fake server chmods its socket only after net.Listen returns: the
+	// file alone appears at bind, before listen, when a dial is refused
+	// and New would take the path for a stale socket and cold-start.
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		fi, err := os.Stat(control)
+		if err == nil && fi.Mode().Perm() != 0o777 {
+			err = fmt.Errorf("%s is bound but not yet listening (mode %v)", control, fi.Mode().Perm())
+		}
+		return err
+	})
 	u, err := New(Options{ControlPath: control})
 	if err == nil {
 		u.Stop()
