@@ -82,10 +82,11 @@ func (l *Inbox) Release() {
 
 // Deliver queues conns for Accept and releases one Hold. The Inbox owns
 // conns from now on; Close does not close them (Accept hands every one out).
-// Accept returns each TCP or Unix connection wrapped so that its Moved
-// method reports true (the *net.TCPConn or *net.UnixConn is embedded):
-// a server can tell an idle keep-alive connection that moved from a new
-// one.
+// Accept returns each connection so that it has a Moved method reporting
+// true, by which a server tells an idle keep-alive connection that moved
+// from a new one: a *net.TCPConn or *net.UnixConn comes wrapped (embedded
+// in MovedTCPConn or MovedUnixConn), and a connection that already has
+// such a method (as the upgrader's do) comes as it is.
 func (l *Inbox) Deliver(conns []net.Conn) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

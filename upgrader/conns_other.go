@@ -13,6 +13,6 @@ func closeFD(int) {}
 
 func closeFDs([]int) {}
 
-func connFromFD(int) (net.Conn, error) { return nil, ErrNotSupported }
+func connFromFD(int, net.Addr) (net.Conn, error) { return nil, ErrNotSupported }
 
-func checkConnFD(int) error { return ErrNotSupported }
+func checkConnFD(int) (net.Addr, error) { return nil, ErrNotSupported }

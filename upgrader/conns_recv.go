@@ -32,8 +32,9 @@ func (u *Upgrader) takeConns(c *wire.Conn) error {
 // held is a received socket waiting for the commit, and the inbox that
 // will serve it.
 type held struct {
-	ib *listeners.Inbox
-	fd int // ours until delivered
+	ib   *listeners.Inbox
+	fd   int      // ours until delivered
+	peer net.Addr // the socket's peer, as checkConnFD found it
 }
 
 // takeRound checks and holds one round's sockets, answers Held, and once
@@ -69,7 +70,7 @@ func (u *Upgrader) takeRound(c *wire.Conn, entries []wire.Entry, fds []int) (int
 func (u *Upgrader) holdAll(entries []wire.Entry, fds []int) ([]held, error) {
 	hs := make([]held, 0, len(fds))
 	for i, fd := range fds {
-		err := checkConnFD(fd)
+		peer, err := checkConnFD(fd)
 		var ib *listeners.Inbox
 		if err == nil {
 			ib, err = u.mv.hold(entries[i].Name)
@@ -79,7 +80,7 @@ func (u *Upgrader) holdAll(entries []wire.Entry, fds []int) ([]held, error) {
 			dropHeld(hs)
 			return nil, fmt.Errorf("connection %d (%.64q): %w", i, entries[i].Name, err)
 		}
-		hs = append(hs, held{ib: ib, fd: fd})
+		hs = append(hs, held{ib: ib, fd: fd, peer: peer})
 	}
 	return hs, nil
 }
@@ -96,7 +97,7 @@ func dropHeld(hs []held) {
 func (u *Upgrader) deliver(hs []held) {
 	bad := 0
 	for _, h := range hs {
-		c, err := connFromFD(h.fd) // takes fd
+		c, err := connFromFD(h.fd, h.peer) // takes fd
 		if err == nil && c.LocalAddr().Network() != h.ib.Addr().Network() {
 			c.Close()
 			err = fmt.Errorf("a %s connection for a %s listener", c.LocalAddr().Network(), h.ib.Addr().Network())

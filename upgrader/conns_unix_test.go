@@ -16,9 +16,11 @@ import (
 
 // TestConnFromFD takes a descriptor of a live connection (a dup, as a
 // received one is: same open file description, non-blocking) and checks
-// that the connection it makes reads the socket's bytes and honours
-// deadlines (so the description is non-blocking again and in the poller),
-// and that the descriptor itself was taken.
+// that the connection it makes reads the socket's bytes, honours
+// deadlines (so the descriptor is non-blocking and in the poller), errs as
+// a net.Conn does (a timeout is a net.Error, a peer's close io.EOF, a
+// closed conn net.ErrClosed), and owns the descriptor: closing the
+// connection closes it.
 func TestConnFromFD(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -37,16 +39,17 @@ func TestConnFromFD(t *testing.T) {
 	defer served.Close()
 	fd := dupConnFD(t, served)
 
-	c, err := connFromFD(fd)
+	c, err := connFromFD(fd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
-		t.Errorf("fd %d still open after connFromFD (fcntl: %v); want it taken", fd, err)
+	if c.RemoteAddr().String() != client.LocalAddr().String() || c.LocalAddr().String() != client.RemoteAddr().String() {
+		t.Errorf("addresses %v -> %v; want the client's %v -> %v", c.LocalAddr(), c.RemoteAddr(),
+			client.RemoteAddr(), client.LocalAddr())
 	}
-	if c.RemoteAddr().String() != client.LocalAddr().String() {
-		t.Errorf("remote address %v; want the client's %v", c.RemoteAddr(), client.LocalAddr())
+	if m, ok := c.(interface{ Moved() bool }); !ok || !m.Moved() {
+		t.Errorf("a %T that does not report Moved; want a moved connection", c)
 	}
 
 	done := make(chan error, 1)
@@ -57,8 +60,9 @@ func TestConnFromFD(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if !errors.Is(err, os.ErrDeadlineExceeded) {
-			t.Fatalf("read with a deadline and nothing sent: %v; want a deadline error", err)
+		var ne net.Error
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("read with a deadline and nothing sent: %v (%T); want a net.Error timeout", err, err)
 		}
 	case <-time.After(5 * time.Second):
 		c.Close()
@@ -73,6 +77,27 @@ func TestConnFromFD(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || string(got) != "hello" {
 		t.Fatalf("read %q, %v; want hello", got, err)
 	}
+	if _, err := c.Write([]byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(client, got[:4]); err != nil || string(got[:4]) != "back" {
+		t.Fatalf("the client read %q, %v; want back", got[:4], err)
+	}
+	client.Close()
+	if _, err := c.Read(got); err != io.EOF {
+		t.Errorf("read after the peer closed: %v; want io.EOF", err)
+	}
+
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("fd %d still open after closing its connection (fcntl: %v)", fd, err)
+	}
+	if _, err := c.Read(got); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("read after Close: %v; want net.ErrClosed", err)
+	}
 }
 
 // TestConnFromFDRefuses: descriptors that are no connection are closed
@@ -83,14 +108,14 @@ func TestConnFromFDRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Close(p[1])
-	if _, err := connFromFD(p[0]); err == nil {
+	if _, err := connFromFD(p[0], nil); err == nil {
 		t.Error("connFromFD(a pipe): no error")
 	}
 	unconnected, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := connFromFD(unconnected); err == nil {
+	if _, err := connFromFD(unconnected, nil); err == nil {
 		t.Error("connFromFD(an unconnected TCP socket): no error")
 	}
 	for _, fd := range []int{p[0], unconnected} {
