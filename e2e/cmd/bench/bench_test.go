@@ -3,9 +3,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
 )
 
 const wrkWithErrors = `Running 30s test @ http://127.0.0.1:8080/
@@ -196,56 +200,89 @@ func TestFormatCounts(t *testing.T) {
 	}
 }
 
-func TestFindRefusal(t *testing.T) {
-	tests := []struct {
-		name, log, want string
-	}{
-		{name: "none", log: `time=x level=INFO msg="upgrade requested" signal=hangup`, want: ""},
-		{name: "handoff refused",
-			log:  "time=x level=INFO msg=serving\ntime=x level=WARN msg=\"upgrade refused\" err=\"upgrader: not ready yet\"\n",
-			want: "upgrade refused: upgrader: not ready yet"},
-		{name: "tableflip refused",
-			log:  `time=x level=WARN msg="upgrade failed" pid=7 err="parent hasn't exited"`,
-			want: "upgrade failed: parent hasn't exited"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := findRefusal(tt.log); got != tt.want {
-				t.Errorf("findRefusal: got %q; want %q", got, tt.want)
-			}
-		})
-	}
-}
+func TestSummarizeLog(t *testing.T) {
+	log := `{"time":"x","level":"INFO","msg":"serving","pid":1}
+{"time":"x","level":"WARN","msg":"upgrade failed","pid":2,"err":"parent hasn't exited"}
+{"time":"x","level":"WARN","msg":"upgrade failed","pid":3,"err":"parent hasn't exited"}
+{"time":"x","level":"ERROR","msg":"demo failed","err":"boom"}
+panic: oops
 
-func TestSummarizeLogText(t *testing.T) {
-	log := `time=x level=INFO msg=serving pid=1
-time=x level=WARN msg="upgrade failed" pid=2 err="parent hasn't exited"
-time=x level=WARN msg="upgrade failed" pid=3 err="parent hasn't exited"
-time=x level=ERROR msg="demo failed" err=boom
+goroutine 1 [running]:
 `
-	got := summarizeLogText(log).String()
-	want := `2× WARN upgrade failed: parent hasn't exited; 1× ERROR demo failed: boom`
+	got := summarizeLog(log).String()
+	want := `2× WARN upgrade failed: parent hasn't exited; 2× lines that are not JSON; 1× ERROR demo failed: boom`
 	if got != want {
 		t.Errorf("summary: got %q; want %q", got, want)
 	}
 }
 
-func TestHandoffPhases(t *testing.T) {
-	log := `time=2026-11-22T02:43:40.128Z level=INFO msg="upgrade started" pid=10 generation=1
-time=2026-11-22T02:43:40.129Z level=INFO msg="new process started" pid=10 generation=1 new_pid=11
-time=2026-11-22T02:43:40.153Z level=INFO msg="upgrader started" pid=11 generation=2 mode=child inherited=1001
-time=2026-11-22T02:43:40.161Z level=INFO msg=ready pid=11 generation=2 mode=child listeners=1001
-time=2026-11-22T02:43:40.200Z level=INFO msg="new process started" pid=11 generation=2 new_pid=12
-`
-	p := handoffPhases(log)
-	if len(p.toStarted) != 1 || p.toStarted[0] != 24*time.Millisecond {
-		t.Errorf("spawn to started: got %v; want [24ms]", p.toStarted)
+func TestDecodeStamps(t *testing.T) {
+	in := `{"event":"upgrading","pid":10,"time":"2026-11-22T02:43:40.128Z"}
+{"event":"refused","pid":10,"time":"2026-11-22T02:43:40.129Z","error":"parent hasn't exited"}
+{"event":"started","pid":11,"ti`
+	got := decodeStamps(strings.NewReader(in))
+	if len(got) != 2 {
+		t.Fatalf("decodeStamps: got %d stamps %+v; want 2 (the cut line skipped)", len(got), got)
 	}
-	if len(p.toReady) != 1 || p.toReady[0] != 8*time.Millisecond {
-		t.Errorf("started to ready: got %v; want [8ms]", p.toReady)
+	want := stamp{Event: "refused", PID: 10, Time: time.Date(2026, 11, 22, 2, 43, 40, 129e6, time.UTC), Error: "parent hasn't exited"}
+	if !got[1].Time.Equal(want.Time) || got[1].Event != want.Event || got[1].PID != want.PID || got[1].Error != want.Error {
+		t.Errorf("second stamp: got %+v; want %+v", got[1], want)
 	}
-	if got := handoffPhases(`time=2026-11-22T02:43:40.072Z level=INFO msg=serving pid=1`); len(got.toStarted) != 0 {
-		t.Errorf("a log without upgrades: got %v; want none", got.toStarted)
+}
+
+func TestPhasesOf(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 2, 43, 40, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	steps := []stamp{
+		{Event: "upgrading", PID: 10, Time: at(1)},
+		{Event: "started", PID: 9, Time: at(2)}, // an earlier upgrade's child
+		{Event: "started", PID: 11, Time: at(3)},
+		{Event: "handed-over", PID: 11, Time: at(20)},
+		{Event: "ready", PID: 11, Time: at(25)},
+		{Event: stepResult, PID: 11, Time: at(26)},
+		{Event: stepHangup, Time: at(40)},
+	}
+	p := phasesOf(t0, 11, steps, at(45))
+	for _, c := range []struct {
+		name string
+		got  time.Duration
+		want int
+	}{
+		{"started", p.started, 3}, {"handed-over", p.handedOver, 20}, {"ready", p.ready, 25},
+		{"hangup", p.hangup, 15}, {"gone", p.gone, 20},
+	} {
+		if !p.ok[c.name] || c.got != time.Duration(c.want)*time.Millisecond {
+			t.Errorf("%s: got %v (reported %v); want %d ms", c.name, c.got, p.ok[c.name], c.want)
+		}
+	}
+	tf := phasesOf(t0, 11, []stamp{{Event: "started", PID: 11, Time: at(4)}, {Event: "ready", PID: 11, Time: at(6)}}, time.Time{})
+	if tf.ok["handed-over"] || tf.ok["hangup"] || tf.ok["gone"] || !tf.ok["ready"] {
+		t.Errorf("steps tableflip does not report: got %v; want only started and ready", tf.ok)
+	}
+}
+
+func TestDecodeStepRefusal(t *testing.T) {
+	tests := []struct {
+		name string
+		res  wire.Result
+		want string
+	}{
+		{name: "accepted", res: wire.Result{OK: true, PID: 12}, want: ""},
+		{name: "in progress", res: wire.Result{Code: wire.CodeInProgress, Error: "upgrader: upgrade in progress"}, want: wire.CodeInProgress},
+		{name: "too many draining", res: wire.Result{Code: wire.CodeTooManyDraining, Error: "x"}, want: wire.CodeTooManyDraining},
+		{name: "no code", res: wire.Result{Error: "x"}, want: wire.CodeFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, _ := json.Marshal(tt.res)
+			st, reason, ok := decodeStep(wire.Msg{Type: wire.TypeResult, Body: body}, time.Now())
+			if !ok || st.Event != stepResult {
+				t.Fatalf("decodeStep: got %+v, %v; want a result step", st, ok)
+			}
+			if reason != tt.want {
+				t.Errorf("refusal reason: got %q; want %q", reason, tt.want)
+			}
+		})
 	}
 }
 

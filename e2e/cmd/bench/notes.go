@@ -95,11 +95,11 @@ func (r *results) throughputNote() string {
 func (r *results) phaseNote() string {
 	var parts []string
 	for _, n := range r.opts.listeners {
-		p := r.times[n][0].phases
-		if len(p.toStarted) == 0 {
+		p := r.times[n][0].series.phases
+		if len(p.started) == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s: %s + %s", listenersText(n), ms(median(p.toStarted)), ms(median(p.toReady))))
+		parts = append(parts, fmt.Sprintf("%s: %s + %s", listenersText(n), ms(median(p.started)), ms(median(p.ready)-median(p.started))))
 	}
 	if len(parts) == 0 {
 		return ""
