@@ -94,7 +94,7 @@ func (st *stepper) more() bool {
 	case o.stopped != "" || st.attempts >= o.asked:
 		return false
 	case len(o.failures) >= maxFailures:
-		o.stopped = fmt.Sprintf("stopped after %d failures (%d of %d upgrades done)", maxFailures, o.done, o.asked)
+		o.stopped = fmt.Sprintf("stopped after %d errors (%d of %d upgrades done)", maxFailures, o.done, o.asked)
 		return false
 	case time.Now().After(st.end):
 		o.stopped = fmt.Sprintf("time budget spent after %d of %d upgrades", o.done, o.asked)
@@ -139,14 +139,6 @@ type outcome struct {
 	load     loadResult
 	badExits map[string]int64
 	logs     logSummary
-}
-
-// lostPerUpgrade is the requests lost per upgrade that happened.
-func (o outcome) lostPerUpgrade() float64 {
-	if o.series.done == 0 {
-		return 0
-	}
-	return float64(o.load.lost) / float64(o.series.done)
 }
 
 // upgradesUnderLoad starts k fresh, puts clients of mode on it, and runs
