@@ -22,7 +22,9 @@ func (r report) markdown() string {
 	}
 	writeIdle(&b, r.Idle.Cases)
 	writeSteady(&b, r.Idle.Steady)
-	writeLogs(&b, r)
+	if r.Restarts != nil {
+		writeLogs(&b, *r.Restarts) // sections 5 and 6 keep no logs
+	}
 	return b.String()
 }
 
@@ -287,32 +289,30 @@ func writeSteady(b *strings.Builder, s steadyResult) {
 
 // server logs
 
-func writeLogs(b *strings.Builder, r report) {
+func writeLogs(b *strings.Builder, f restartFigures) {
 	t := table{header: []string{"run", "server", "WARN and ERROR records (count× level msg: err)"}}
 	add := func(run string, k kind, s logSummary) {
 		if len(s) > 0 {
 			t.add(run, string(k), s.String())
 		}
 	}
-	if f := r.Restarts; f != nil {
-		for _, m := range f.Lost {
-			for _, sr := range m.Runs {
-				add("1, "+m.Mode, sr.Server, sr.Logs)
-			}
-		}
-		for _, tr := range f.Throughput {
-			add("2", tr.Server, tr.Logs)
-		}
-		for _, at := range f.Times {
-			for _, sr := range at.Runs {
-				add(fmt.Sprintf("3, %d listeners", at.Listeners), sr.Server, sr.Logs)
-			}
-		}
-		for _, sr := range f.Gone {
-			add("4", sr.Server, sr.Logs)
+	for _, m := range f.Lost {
+		for _, sr := range m.Runs {
+			add("1, "+m.Mode, sr.Server, sr.Logs)
 		}
 	}
-	b.WriteString("## Server logs\n\n")
+	for _, tr := range f.Throughput {
+		add("2", tr.Server, tr.Logs)
+	}
+	for _, at := range f.Times {
+		for _, sr := range at.Runs {
+			add(fmt.Sprintf("3, %d listeners", at.Listeners), sr.Server, sr.Logs)
+		}
+	}
+	for _, sr := range f.Gone {
+		add("4", sr.Server, sr.Logs)
+	}
+	b.WriteString("## Server logs (sections 1 to 4)\n\n")
 	if len(t.rows) == 0 {
 		b.WriteString("No server logged a WARN or ERROR record.\n")
 		return
