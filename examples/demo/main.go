@@ -64,12 +64,29 @@ func main() {
 	flag.BoolVar(&cfg.moveConns, "move-conns", moveConnsDefault == "true", "hand idle keep-alive connections to the next generation instead of closing them")
 	flag.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file; needs -tls-key)")
 	flag.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
+	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log, err := newLogger(*logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(2)
+	}
 	if err := run(cfg, log); err != nil {
 		log.Error("demo failed", "pid", os.Getpid(), "err", err)
 		os.Exit(1)
 	}
+}
+
+// newLogger logs to stderr in format: text for people, json for programs
+// that read the log (the bench does).
+func newLogger(format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }
 
 func run(cfg config, log *slog.Logger) error {

@@ -3,9 +3,18 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
 )
 
 const wrkWithErrors = `Running 30s test @ http://127.0.0.1:8080/
@@ -134,22 +143,6 @@ func seq(n int) []int {
 	return out
 }
 
-func TestRatio(t *testing.T) {
-	tests := []struct {
-		a, b float64
-		want string
-	}{
-		{a: 1, b: 2, want: "0.50x"},
-		{a: 3, b: 1, want: "3.00x"},
-		{a: 1, b: 0, want: "n/a"},
-	}
-	for _, tt := range tests {
-		if got := ratio(tt.a, tt.b); got != tt.want {
-			t.Errorf("ratio(%v, %v): got %q; want %q", tt.a, tt.b, got, tt.want)
-		}
-	}
-}
-
 func TestTableMarkdown(t *testing.T) {
 	tests := []struct {
 		name string
@@ -196,78 +189,238 @@ func TestFormatCounts(t *testing.T) {
 	}
 }
 
-func TestFindRefusal(t *testing.T) {
-	tests := []struct {
-		name, log, want string
-	}{
-		{name: "none", log: `time=x level=INFO msg="upgrade requested" signal=hangup`, want: ""},
-		{name: "handoff refused",
-			log:  "time=x level=INFO msg=serving\ntime=x level=WARN msg=\"upgrade refused\" err=\"upgrader: not ready yet\"\n",
-			want: "upgrade refused: upgrader: not ready yet"},
-		{name: "tableflip refused",
-			log:  `time=x level=WARN msg="upgrade failed" pid=7 err="parent hasn't exited"`,
-			want: "upgrade failed: parent hasn't exited"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := findRefusal(tt.log); got != tt.want {
-				t.Errorf("findRefusal: got %q; want %q", got, tt.want)
-			}
-		})
-	}
-}
+func TestSummarizeLog(t *testing.T) {
+	log := `{"time":"x","level":"INFO","msg":"serving","pid":1}
+{"time":"x","level":"WARN","msg":"upgrade failed","pid":2,"err":"parent hasn't exited"}
+{"time":"x","level":"WARN","msg":"upgrade failed","pid":3,"err":"parent hasn't exited"}
+{"time":"x","level":"ERROR","msg":"demo failed","err":"boom"}
+panic: oops
 
-func TestSummarizeLogText(t *testing.T) {
-	log := `time=x level=INFO msg=serving pid=1
-time=x level=WARN msg="upgrade failed" pid=2 err="parent hasn't exited"
-time=x level=WARN msg="upgrade failed" pid=3 err="parent hasn't exited"
-time=x level=ERROR msg="demo failed" err=boom
+goroutine 1 [running]:
 `
-	got := summarizeLogText(log).String()
-	want := `2× WARN upgrade failed: parent hasn't exited; 1× ERROR demo failed: boom`
+	got := summarizeLog(log).String()
+	want := `2× WARN upgrade failed: parent hasn't exited; 2× lines that are not JSON; 1× ERROR demo failed: boom`
 	if got != want {
 		t.Errorf("summary: got %q; want %q", got, want)
 	}
 }
 
-func TestHandoffPhases(t *testing.T) {
-	log := `time=2026-11-22T02:43:40.128Z level=INFO msg="upgrade started" pid=10 generation=1
-time=2026-11-22T02:43:40.129Z level=INFO msg="new process started" pid=10 generation=1 new_pid=11
-time=2026-11-22T02:43:40.153Z level=INFO msg="upgrader started" pid=11 generation=2 mode=child inherited=1001
-time=2026-11-22T02:43:40.161Z level=INFO msg=ready pid=11 generation=2 mode=child listeners=1001
-time=2026-11-22T02:43:40.200Z level=INFO msg="new process started" pid=11 generation=2 new_pid=12
-`
-	p := handoffPhases(log)
-	if len(p.toStarted) != 1 || p.toStarted[0] != 24*time.Millisecond {
-		t.Errorf("spawn to started: got %v; want [24ms]", p.toStarted)
+func TestDecodeStamps(t *testing.T) {
+	in := `{"event":"upgrading","pid":10,"time":"2026-11-22T02:43:40.128Z"}
+{"event":"refused","pid":10,"time":"2026-11-22T02:43:40.129Z","error":"parent hasn't exited"}
+{"event":"started","pid":11,"ti`
+	got := decodeStamps(strings.NewReader(in))
+	if len(got) != 2 {
+		t.Fatalf("decodeStamps: got %d stamps %+v; want 2 (the cut line skipped)", len(got), got)
 	}
-	if len(p.toReady) != 1 || p.toReady[0] != 8*time.Millisecond {
-		t.Errorf("started to ready: got %v; want [8ms]", p.toReady)
-	}
-	if got := handoffPhases(`time=2026-11-22T02:43:40.072Z level=INFO msg=serving pid=1`); len(got.toStarted) != 0 {
-		t.Errorf("a log without upgrades: got %v; want none", got.toStarted)
+	want := stamp{Event: "refused", PID: 10, Time: time.Date(2026, 11, 22, 2, 43, 40, 129e6, time.UTC), Error: "parent hasn't exited"}
+	if !got[1].Time.Equal(want.Time) || got[1].Event != want.Event || got[1].PID != want.PID || got[1].Error != want.Error {
+		t.Errorf("second stamp: got %+v; want %+v", got[1], want)
 	}
 }
 
-func TestGoalJudge(t *testing.T) {
-	tests := []struct {
-		name     string
-		g        goal
-		v        float64
-		measured bool
-		want     string
+func TestPhasesOf(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 2, 43, 40, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	steps := []stamp{
+		{Event: "upgrading", PID: 10, Time: at(1)},
+		{Event: "started", PID: 9, Time: at(2)}, // an earlier upgrade's child
+		{Event: "started", PID: 11, Time: at(3)},
+		{Event: "handed-over", PID: 11, Time: at(20)},
+		{Event: "ready", PID: 11, Time: at(25)},
+		{Event: stepResult, PID: 11, Time: at(26)},
+		{Event: stepHangup, Time: at(40)},
+	}
+	p := phasesOf(t0, 11, steps, at(45))
+	for _, c := range []struct {
+		name string
+		got  time.Duration
+		want int
 	}{
-		{name: "at least, met", g: goal{limit: 0.95, atLeast: true}, v: 0.97, measured: true, want: ">= 0.95x: met"},
-		{name: "hidden by rounding", g: goal{limit: 0.95, atLeast: true}, v: 0.9498, measured: true, want: ">= 0.95x: not met (0.9498x)"},
-		{name: "at most, not met", g: goal{limit: 1.3}, v: 1.33, measured: true, want: "<= 1.3x: not met"},
-		{name: "at most, met exactly", g: goal{limit: 1.0}, v: 1.0, measured: true, want: "<= 1.0x: met (1.0000x)"},
-		{name: "not measured", g: goal{limit: 0.3}, v: 0.1, measured: false, want: "<= 0.3x: not measured"},
+		{"started", p.started, 3}, {"handed-over", p.handedOver, 20}, {"ready", p.ready, 25},
+		{"hangup", p.hangup, 15}, {"gone", p.gone, 20},
+	} {
+		if !p.ok[c.name] || c.got != time.Duration(c.want)*time.Millisecond {
+			t.Errorf("%s: got %v (reported %v); want %d ms", c.name, c.got, p.ok[c.name], c.want)
+		}
+	}
+	tf := phasesOf(t0, 11, []stamp{{Event: "started", PID: 11, Time: at(4)}, {Event: "ready", PID: 11, Time: at(6)}}, time.Time{})
+	if tf.ok["handed-over"] || tf.ok["hangup"] || tf.ok["gone"] || !tf.ok["ready"] {
+		t.Errorf("steps tableflip does not report: got %v; want only started and ready", tf.ok)
+	}
+}
+
+func TestDecodeStepRefusal(t *testing.T) {
+	tests := []struct {
+		name string
+		res  wire.Result
+		want string
+	}{
+		{name: "accepted", res: wire.Result{OK: true, PID: 12}, want: ""},
+		{name: "in progress", res: wire.Result{Code: wire.CodeInProgress, Error: "upgrader: upgrade in progress"}, want: wire.CodeInProgress},
+		{name: "too many draining", res: wire.Result{Code: wire.CodeTooManyDraining, Error: "x"}, want: wire.CodeTooManyDraining},
+		{name: "no code", res: wire.Result{Error: "x"}, want: wire.CodeFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.g.judge(tt.v, tt.measured); got != tt.want {
-				t.Errorf("judge(%v): got %q; want %q", tt.v, got, tt.want)
+			body, _ := json.Marshal(tt.res)
+			st, reason, ok := decodeStep(wire.Msg{Type: wire.TypeResult, Body: body}, time.Now())
+			if !ok || st.Event != stepResult {
+				t.Fatalf("decodeStep: got %+v, %v; want a result step", st, ok)
+			}
+			if reason != tt.want {
+				t.Errorf("refusal reason: got %q; want %q", reason, tt.want)
 			}
 		})
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	in := durations(seq(200)...)
+	in[0], in[199] = in[199], in[0] // unsorted
+	got := summarize(in)
+	want := dist{N: 200, Min: time.Millisecond, Median: 100500 * time.Microsecond,
+		P90: 180 * time.Millisecond, P99: 198 * time.Millisecond, Max: 200 * time.Millisecond}
+	if got != want {
+		t.Errorf("summarize: got %+v; want %+v", got, want)
+	}
+	if in[0] != 200*time.Millisecond {
+		t.Errorf("summarize sorted its input")
+	}
+	if got := summarize(nil); got != (dist{}) {
+		t.Errorf("summarize(nil): got %+v; want zero", got)
+	}
+}
+
+func TestSummarizeFloats(t *testing.T) {
+	got := summarizeFloats([]float64{1.2, 0.8, math.NaN(), 1.0, 0.9})
+	want := floatDist{N: 4, Min: 0.8, Median: 0.95, Max: 1.2}
+	if got != want {
+		t.Errorf("summarizeFloats: got %+v; want %+v (NaN left out)", got, want)
+	}
+}
+
+func TestDefaultJSONPath(t *testing.T) {
+	at := time.Date(2026, 12, 2, 19, 53, 7, 0, time.FixedZone("CET", 3600))
+	if got, want := defaultJSONPath(at), "bench-20261202-185307.json"; got != want {
+		t.Errorf("defaultJSONPath: got %q; want %q (UTC)", got, want)
+	}
+}
+
+// sampleReport is a full report with a figure of its own in each place
+// the tests look.
+func sampleReport() report {
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	run := func(k kind, lost int64) seriesRun {
+		return seriesRun{Server: k, Asked: 10, Done: 10, Answered: 13323, Lost: lost, LostPerUpgrade: float64(lost) / 10,
+			LoadErrors: map[string]int64{"eof": lost}, LoadElapsed: ms(400), Refused: map[string]int64{wire.CodeInProgress: 2},
+			ToNewPID:  dist{N: 10, Min: ms(6.5), Median: ms(7.2), P90: ms(7.3), P99: ms(7.4), Max: ms(7.4)},
+			ToOldGone: dist{N: 10, Min: ms(3), Median: ms(4.45), P90: ms(7.59), P99: ms(8), Max: ms(8)},
+			Phases: phaseFigures{Started: dist{N: 10, Median: ms(1.1)}, Ready: dist{N: 10, Median: ms(4.58)},
+				Gone: dist{N: 10, Median: ms(3.3)}},
+			CPU: dist{N: 10, Median: ms(8.91)}, Logs: logSummary{"WARN upgrade failed: parent hasn't exited": 5}}
+	}
+	return report{
+		Header: header{Date: time.Date(2026, 12, 2, 18, 52, 0, 0, time.UTC), CPUs: 2, CPUModel: "AMD EPYC", Kernel: "6.18",
+			GoVersion: "go1.26.8", NoFile: 20000, LoadBefore: 1, LoadAfter: 1.47, Quick: true, Upgrades: 10, Clients: 32,
+			Window: 2 * time.Second, Listeners: []int{1, 1000}, UpgradesPerCount: 3, GoneUpgrades: 5,
+			Elapsed: 40 * time.Second, ProcessGroups: 28, Leftovers: []int{}},
+		Restarts: &restartFigures{
+			Lost: []lostMode{{Mode: "keepalive", Runs: [2]seriesRun{run(handoff, 0), run(tableflip, 319)}},
+				{Mode: "wrk", Skipped: "wrk not installed", Runs: [2]seriesRun{{Server: handoff}, {Server: tableflip}}}},
+			Throughput: [2]throughputRun{
+				{Server: handoff, IdleRate: 46688, BusyRate: 45579, RateRatio: 0.976, PairRatios: floatDist{N: 4, Min: 0.92, Median: 0.97, Max: 1.04},
+					IdleP99: ms(4.61), BusyP99: ms(4.25), P99Ratio: 0.92, CPU: ms(4371), CPUPer1000: ms(20.7), Answered: 211000,
+					Sent: 8, Done: 8, UpgradeEvery: 250 * time.Millisecond, Slice: 500 * time.Millisecond, SliceGap: 300 * time.Millisecond},
+				{Server: tableflip, Error: "tableflip exited at start"}},
+			Times: []timesAt{{Listeners: 1000, Ratio: 1.26, Runs: [2]seriesRun{run(handoff, 0), run(tableflip, 0)}}},
+			Gone:  [2]seriesRun{run(handoff, 0), run(tableflip, 159)},
+		},
+		Idle: idleFigures{
+			Cases: []idleCaseRuns{{Case: idleCase{Name: "sparse", Conns: 100, Pause: 300 * time.Millisecond, Upgrades: 5},
+				Runs: [2]idleRun{{Server: handoff, Done: 5, Clients: pooledResult{OK: 822}, Gone: dist{N: 5, Median: ms(11.3)}},
+					{Server: tableflip, Done: 5, Clients: pooledResult{OK: 523, Lost: 300, Redials: 300, Errors: map[string]int64{"EOF": 300}},
+						RedialsPerUpgrade: 0.6, Gone: dist{N: 5, Median: ms(10.3)}}}}},
+			Steady: steadyResult{Window: 2 * time.Second, Conns: 32, Servers: []steadyServer{
+				{Server: handoff, Rounds: []float64{43746}, Median: 43746, OverPlain: 0.821},
+				{Server: plain, Rounds: []float64{53301}, Median: 53301, OverPlain: 1}}},
+		},
+	}
+}
+
+func TestReportRoundTrip(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "run.json")
+	want := sampleReport()
+	if err := writeReport(path, want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readReport(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("round trip:\ngot  %+v\nwant %+v", got, want)
+	}
+}
+
+func TestRenderSaved(t *testing.T) {
+	dir := t.TempDir()
+	path, out := filepath.Join(dir, "run.json"), filepath.Join(dir, "run.md")
+	if err := writeReport(path, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	if err := renderSaved(path, out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"| keepalive | tableflip | 10 / 10 | 13323 | 319 | 31.90 | eof=319 | in-progress=2 |", // section 1
+		"skipped: wrk not installed",
+		"| requests/s, upgrading ÷ idle | 0.98x | – |", // section 2
+		"error: tableflip exited at start",
+		"| 1000 | handoff | 10 / 10 | 7.20 ms (6.50 ms, 7.40 ms) | 1.26x | 8.91 ms |", // section 3
+		"| 1000 | handoff | 1.10 ms | – | 4.58 ms | – | 3.30 ms |",                    // its steps
+		"| new pid → old gone, p90 | 7.59 ms | 7.59 ms |",                             // section 4
+		"| 60.0% (300) | 10.3 ms (0.00 ms, 0.00 ms) |",                                // section 5
+		"| handoff | 43746 | 0.821x | 43746 | 0 |",                                    // section 6
+		"5× WARN upgrade failed: parent hasn't exited",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("rendered report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// judging holds the words of a verdict; the Markdown states figures only.
+var judging = regexp.MustCompile(`(?i)\b(targets?|pass(ed|es)?|fail(s|ed|ure|ures)?|goals?|met|verdict|better|worse)\b|✓|✗`)
+
+func TestMarkdownJudgesNothing(t *testing.T) {
+	r := sampleReport()
+	r.Header.Leftovers = []int{4242}
+	// Server log text and server error strings are data the bench quotes.
+	quoted := regexp.MustCompile(`.*(WARN|ERROR) .*`)
+	md := quoted.ReplaceAllString(r.markdown(), "")
+	if m := judging.FindAllString(md, -1); len(m) > 0 {
+		t.Errorf("rendered report judges: %q in\n%s", m, md)
+	}
+}
+
+func TestOnlyIdleRendersSectionsFiveAndSix(t *testing.T) {
+	r := sampleReport()
+	r.Restarts, r.Header.Only = nil, "idle"
+	md := r.markdown()
+	for _, h := range []string{"## 5.", "## 6."} {
+		if !strings.Contains(md, h) {
+			t.Errorf("-only idle: no %q heading", h)
+		}
+	}
+	for _, h := range []string{"## 1.", "## 2.", "## 3.", "## 4."} {
+		if strings.Contains(md, h) {
+			t.Errorf("-only idle: got a %q heading; want sections 5 and 6 only", h)
+		}
 	}
 }

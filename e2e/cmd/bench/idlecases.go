@@ -32,21 +32,17 @@ func idleCases(quick bool) []idleCase {
 
 // idleRun is one server's run of an idleCase.
 type idleRun struct {
-	Server   kind            `json:"server"`
-	Err      string          `json:"error,omitempty"`
-	Done     int             `json:"upgrades_done"`
-	Failures []string        `json:"failures,omitempty"`
-	Clients  pooledResult    `json:"clients"`
-	Gone     []time.Duration `json:"signal_to_old_gone_ns"` // per upgrade: SIGHUP to the old pid exited
-}
-
-// RedialsPerUpgrade is the share of clients that opened a new connection,
-// per upgrade.
-func (r idleRun) RedialsPerUpgrade(conns int) float64 {
-	if r.Done == 0 || conns == 0 {
-		return 0
-	}
-	return float64(r.Clients.Redials) / float64(r.Done) / float64(conns)
+	Server   kind             `json:"server"`
+	Err      string           `json:"error,omitempty"`
+	Done     int              `json:"upgrades_done"`
+	Failures []string         `json:"failures,omitempty"`
+	Refused  map[string]int64 `json:"refused,omitempty"`
+	Clients  pooledResult     `json:"clients"`
+	// RedialsPerUpgrade is the share of clients that opened a new
+	// connection, per upgrade.
+	RedialsPerUpgrade float64      `json:"redials_per_upgrade"`
+	Gone              dist         `json:"trigger_to_old_gone"`
+	Phases            phaseFigures `json:"phases"`
 }
 
 // measureIdleCase runs c on k: the clients connect, then c.Upgrades
@@ -77,14 +73,17 @@ func (h *harness) measureIdleCase(k kind, c idleCase) (r idleRun) {
 	ser := h.spacedSeries(s, c.Upgrades, c.Pause+c.Pause/5, end)
 	time.Sleep(c.Pause + c.Pause/5) // every client has used its connection since the last upgrade
 	r.Clients = p.finish()
-	r.Done, r.Failures = ser.done, ser.failures
+	r.Done, r.Failures, r.Refused, r.Phases = ser.done, ser.failures, ser.refused, ser.phases.figures()
+	r.RedialsPerUpgrade = frac(float64(r.Clients.Redials), float64(r.Done*c.Conns))
+	var gone []time.Duration
 	for i := range min(len(ser.ready), len(ser.gone)) {
-		r.Gone = append(r.Gone, ser.ready[i]+ser.gone[i])
+		gone = append(gone, ser.ready[i]+ser.gone[i])
 	}
+	r.Gone = summarize(gone)
 	return r
 }
 
-// spacedSeries is upgradeSeries with at least every between one SIGHUP and
+// spacedSeries is upgradeSeries with at least every between one trigger and
 // the next, so that every client uses its connection between upgrades
 // (else a series of fast upgrades would be over before most clients
 // noticed any).

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,13 +56,15 @@ func cpuModel() string {
 
 // loadAverage is the 1-minute load average from /proc/loadavg: other
 // work on the machine skews every number here.
-func loadAverage() string {
+// It is 0 where /proc does not say.
+func loadAverage() float64 {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return "unknown"
+		return 0
 	}
 	if f := strings.Fields(string(b)); len(f) > 0 {
-		return f[0]
+		v, _ := strconv.ParseFloat(f[0], 64)
+		return v
 	}
-	return "unknown"
+	return 0
 }

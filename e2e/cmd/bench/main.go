@@ -2,12 +2,15 @@
 
 // Command bench compares handoff's demo server with the same server on
 // cloudflare/tableflip: requests lost per upgrade, throughput and p99
-// while upgrading, upgrade time by listener count, and how soon the old
-// process is gone. It builds both servers, runs them alternately on
-// loopback under the same load and upgrade schedule, and prints a
-// Markdown report to stdout (progress goes to stderr).
+// while upgrading, upgrade time by listener count, how soon the old
+// process is gone, idle connections through upgrades and steady-state
+// throughput. It builds the servers and runs them alternately on loopback
+// under the same load and upgrade schedule. Every figure goes to a JSON
+// file (-json, or bench-<UTC time>.json here); the Markdown on stdout is
+// rendered from that file once written (progress goes to stderr).
 //
-//	go run ./e2e/cmd/bench [-quick] [-upgrades 100] [-clients 32] [-out FILE] [-wrk PATH] [-logs DIR]
+//	go run ./e2e/cmd/bench [-quick] [-only idle] [-json FILE] [-out FILE] [-upgrades 100] [-clients 32] [-wrk PATH] [-logs DIR]
+//	go run ./e2e/cmd/bench -render FILE [-out FILE]
 package main
 
 import (
@@ -42,8 +45,9 @@ type options struct {
 	timeK     int           // section 3's upgrades per count
 	goneN     int           // section 4's upgrades
 	budget    time.Duration // the whole run, after the build
-	json      string        // write sections 5 and 6 as JSON here
+	json      string        // write the figures here; empty: defaultJSONPath
 	only      string        // "idle": run sections 5 and 6 only
+	render    string        // render this JSON file and run nothing
 }
 
 func parseOptions() options {
@@ -54,8 +58,9 @@ func parseOptions() options {
 	flag.StringVar(&o.out, "out", "", "also write the Markdown report to this file")
 	flag.StringVar(&o.wrk, "wrk", "", "path to wrk (default: looked up in PATH)")
 	flag.StringVar(&o.logs, "logs", "", "keep a copy of every server's log in this existing directory")
-	flag.StringVar(&o.json, "json", "", "write the figures of sections 5 and 6 as JSON to this file")
+	flag.StringVar(&o.json, "json", "", "write the figures as JSON to this file (default bench-<UTC yyyymmdd-hhmmss>.json)")
 	flag.StringVar(&o.only, "only", "", `"idle": run only sections 5 (idle connections) and 6 (steady state)`)
+	flag.StringVar(&o.render, "render", "", "render the Markdown of this saved JSON file; run nothing")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -80,6 +85,17 @@ func main() {
 	if o.upgrades < 1 || o.clients < 1 {
 		fmt.Fprintln(os.Stderr, "bench: -upgrades and -clients must be at least 1")
 		os.Exit(2)
+	}
+	if o.only != "" && o.only != "idle" {
+		fmt.Fprintf(os.Stderr, "bench: -only %q: the one choice is idle\n", o.only)
+		os.Exit(2)
+	}
+	if o.render != "" {
+		if err := renderSaved(o.render, o.out); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -107,15 +123,29 @@ func run(o options) error {
 	defer r.Stop()
 	h.start(r, time.Now().Add(o.budget))
 
-	rep := h.measureAll(o)
+	res := h.measureAll(o)
 	h.cleanup()
-	rep.leftovers, rep.groups = h.leftovers(), h.groupCount()
-	if o.json != "" {
-		if err := rep.idle.writeJSON(o.json); err != nil {
-			return err
-		}
+	res.leftovers, res.groups = h.leftovers(), h.groupCount()
+	path := o.json
+	if path == "" {
+		path = defaultJSONPath(res.machine.date)
 	}
-	return emit(rep.markdown(), o.out)
+	if err := writeReport(path, res.report()); err != nil {
+		return err
+	}
+	progress("figures written to %s", path)
+	return renderSaved(path, o.out)
+}
+
+// renderSaved prints the Markdown of the JSON file at path, and writes it
+// to out too if set. The report is always read back from the file, so
+// that nothing reaches the Markdown that the file does not hold.
+func renderSaved(path, out string) error {
+	rep, err := readReport(path)
+	if err != nil {
+		return err
+	}
+	return emit(rep.markdown(), out)
 }
 
 // raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard one: 5,000

@@ -9,9 +9,6 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/load"
 )
 
-// modes are section 1's client modes, in report order.
-var modes = []load.Mode{load.KeepAlive, load.NewConn, load.Mixed, wrkMode}
-
 // results holds every measurement, each as [handoff, tableflip].
 type results struct {
 	opts      options
@@ -21,9 +18,9 @@ type results struct {
 	times     map[int][2]timing
 	gone      [2]outcome
 	elapsed   time.Duration
-	loadAvg   [2]string // 1-minute load average before and after
-	leftovers []int     // processes of ours still alive at the end
-	groups    int       // process groups started
+	loadAvg   [2]float64 // 1-minute load average before and after
+	leftovers []int      // processes of ours still alive at the end
+	groups    int        // process groups started
 	idle      idleFigures
 }
 
@@ -33,7 +30,7 @@ func seriesBudget(n int) time.Duration { return 20*time.Second + time.Duration(n
 // measureAll runs every section, handoff and tableflip alternately.
 func (h *harness) measureAll(o options) *results {
 	start := time.Now()
-	res := &results{opts: o, machine: readMachine(), loadAvg: [2]string{loadAverage()},
+	res := &results{opts: o, machine: readMachine(), loadAvg: [2]float64{loadAverage()},
 		lost: map[load.Mode][2]outcome{}, times: map[int][2]timing{}}
 	if o.only == "idle" {
 		res.idle = h.measureIdle(o)

@@ -3,330 +3,260 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
+	"math"
+	"os"
 	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/load"
 )
 
-// markdown renders the whole report.
-func (r *results) markdown() string {
-	var b strings.Builder
-	r.writeHeader(&b)
-	if r.opts.only == "idle" {
-		b.WriteString(r.idle.markdown())
-		return b.String()
-	}
-	r.writeLost(&b)
-	r.writeThroughput(&b)
-	r.writeUpgradeTime(&b)
-	r.writeGone(&b)
-	b.WriteString(r.idle.markdown())
-	r.writeNotes(&b)
-	return b.String()
+// report is every figure of one run, as written to its JSON file. The
+// Markdown is rendered from that file alone; e2e/cmd/bench/README.md says
+// what each figure means. Durations are nanoseconds (fields ending _ns).
+type report struct {
+	Header   header          `json:"header"`
+	Restarts *restartFigures `json:"restarts,omitempty"` // sections 1 to 4; none with -only idle
+	Idle     idleFigures     `json:"idle"`               // sections 5 and 6
 }
 
-func (r *results) writeHeader(b *strings.Builder) {
-	m, o := r.machine, r.opts
-	fmt.Fprintf(b, "# handoff vs cloudflare/tableflip: restarts under load\n\n")
-	fmt.Fprintf(b, "- machine: %d CPUs (nproc), %s, Linux %s, RLIMIT_NOFILE %d\n", m.cpus, m.cpuModel, m.kernel, m.nofile)
-	fmt.Fprintf(b, "- Go %s; date %s; 1-minute load average %s before, %s after\n",
-		m.goVersion, m.date.Format("2006-01-02 15:04 MST"), r.loadAvg[0], r.loadAvg[1])
-	mode := "full run"
-	if o.quick {
-		mode = "quick run (-quick)"
-	}
-	fmt.Fprintf(b, "- %s: %d upgrades per client mode and server, %d clients, %v windows, listeners %v, "+
-		"%d upgrades per listener count, %d upgrades for section 4; took %v\n",
-		mode, o.upgrades, o.clients, o.window, o.listeners, o.timeK, o.goneN, r.elapsed.Round(time.Second))
-	fmt.Fprintf(b, "- servers: `examples/demo` (handoff) and `e2e/cmd/tfdemo` (tableflip v1.2.3, Shutdown after Exit, "+
-		"as in its example); run alternately, handoff first, on 127.0.0.1\n\n")
+// header says where and how the figures were taken.
+type header struct {
+	Date             time.Time     `json:"date"`
+	CPUs             int           `json:"cpus"`
+	CPUModel         string        `json:"cpu_model"`
+	Kernel           string        `json:"kernel"`
+	GoVersion        string        `json:"go_version"`
+	NoFile           uint64        `json:"rlimit_nofile"`
+	LoadBefore       float64       `json:"load_average_before"`
+	LoadAfter        float64       `json:"load_average_after"`
+	Quick            bool          `json:"quick"`
+	Only             string        `json:"only,omitempty"`
+	Upgrades         int           `json:"upgrades_per_mode"`
+	Clients          int           `json:"clients"`
+	Window           time.Duration `json:"window_ns"`
+	Listeners        []int         `json:"listener_counts"`
+	UpgradesPerCount int           `json:"upgrades_per_listener_count"`
+	GoneUpgrades     int           `json:"gone_upgrades"`
+	Elapsed          time.Duration `json:"elapsed_ns"`
+	ProcessGroups    int           `json:"process_groups"`
+	Leftovers        []int         `json:"leftover_pids"`
 }
 
-// section 1
+// restartFigures are sections 1 to 4. Each Runs pair is handoff, tableflip.
+type restartFigures struct {
+	Lost       []lostMode       `json:"lost_per_upgrade"`
+	Throughput [2]throughputRun `json:"throughput"`
+	Times      []timesAt        `json:"upgrade_time"`
+	Gone       [2]seriesRun     `json:"old_gone"`
+}
 
-func (r *results) writeLost(b *strings.Builder) {
-	o := r.opts
-	fmt.Fprintf(b, "## 1. Requests lost per upgrade\n\n")
-	fmt.Fprintf(b, "Each server started fresh per mode; %d upgrades one after another under load "+
-		"(SIGHUP, new pid in the pid file, old pid exited, next SIGHUP); %d non-retrying clients; "+
-		"wrk: `wrk -t2 -c%d -d<budget>s`, stopped with SIGINT (it prints its summary) after the last upgrade.\n\n", o.upgrades, o.clients, o.clients)
-	main := table{header: []string{"client mode", "handoff", "tableflip", "verdict"}}
-	detail := table{header: []string{"client mode", "handoff", "tableflip", "upgrades done (handoff / tableflip)"}}
+// lostMode is section 1 for one client mode.
+type lostMode struct {
+	Mode    string       `json:"mode"`
+	Skipped string       `json:"skipped,omitempty"`
+	Runs    [2]seriesRun `json:"runs"`
+}
+
+// timesAt is section 3 at one listener count.
+type timesAt struct {
+	Listeners int          `json:"listeners"`
+	Ratio     float64      `json:"handoff_over_tableflip"` // of the medians trigger → new pid; 0: not measured
+	Runs      [2]seriesRun `json:"runs"`
+}
+
+// seriesRun is one server's upgrades one after another (sections 1, 3
+// and 4): the upgrades, the load they ran under, and how long each step
+// took.
+type seriesRun struct {
+	Server   kind             `json:"server"`
+	Error    string           `json:"error,omitempty"`
+	Asked    int              `json:"upgrades_asked"`
+	Done     int              `json:"upgrades_done"`
+	Failures []string         `json:"failures,omitempty"`
+	Stopped  string           `json:"stopped,omitempty"`
+	Refused  map[string]int64 `json:"refused,omitempty"`
+	BadExits map[string]int64 `json:"old_exits_not_0,omitempty"`
+
+	Answered       int64            `json:"answered"`
+	Lost           int64            `json:"lost"`
+	LostPerUpgrade float64          `json:"lost_per_upgrade"`
+	LoadErrors     map[string]int64 `json:"load_errors,omitempty"`
+	LoadElapsed    time.Duration    `json:"load_elapsed_ns"`
+
+	ToNewPID  dist         `json:"trigger_to_new_pid"`
+	ToOldGone dist         `json:"new_pid_to_old_gone"`
+	Phases    phaseFigures `json:"phases"`
+	CPU       dist         `json:"cpu_per_generation"`
+	Logs      logSummary   `json:"log_warnings,omitempty"`
+}
+
+// phaseFigures are the steps each server reported, over a series.
+type phaseFigures struct {
+	Started    dist `json:"trigger_to_started"`
+	HandedOver dist `json:"trigger_to_handed_over"`
+	Ready      dist `json:"trigger_to_ready"`
+	Hangup     dist `json:"ready_to_hangup"`
+	Gone       dist `json:"ready_to_old_gone"`
+}
+
+// throughputRun is section 2 for one server.
+type throughputRun struct {
+	Server       kind             `json:"server"`
+	Error        string           `json:"error,omitempty"`
+	IdleRate     float64          `json:"requests_per_second_idle"`
+	BusyRate     float64          `json:"requests_per_second_upgrading"`
+	RateRatio    float64          `json:"rate_upgrading_over_idle"`
+	PairRatios   floatDist        `json:"rate_ratio_per_slice_pair"`
+	IdleP99      time.Duration    `json:"p99_idle_ns"`
+	BusyP99      time.Duration    `json:"p99_upgrading_ns"`
+	P99Ratio     float64          `json:"p99_upgrading_over_idle"`
+	IdleLost     int64            `json:"lost_idle"`
+	BusyLost     int64            `json:"lost_upgrading"`
+	CPU          time.Duration    `json:"cpu_all_generations_ns"`
+	CPUPer1000   time.Duration    `json:"cpu_per_1000_answered_ns"`
+	Answered     int64            `json:"answered"`
+	Sent         int              `json:"triggers_sent"`
+	Done         int              `json:"upgrades_done"`
+	Refused      map[string]int64 `json:"refused,omitempty"`
+	UpgradeEvery time.Duration    `json:"upgrade_every_ns"`
+	Slice        time.Duration    `json:"slice_ns"`
+	SliceGap     time.Duration    `json:"slice_gap_ns"`
+	Logs         logSummary       `json:"log_warnings,omitempty"`
+}
+
+// frac is a/b, or 0 where b is not positive: JSON has no NaN.
+func frac(a, b float64) float64 {
+	if b <= 0 || math.IsNaN(a) || math.IsInf(a, 0) {
+		return 0
+	}
+	return a / b
+}
+
+// figures of the internal results, for the report.
+
+func (r *results) report() report {
+	m := r.machine
+	rep := report{Header: header{Date: m.date, CPUs: m.cpus, CPUModel: m.cpuModel, Kernel: m.kernel,
+		GoVersion: m.goVersion, NoFile: m.nofile, LoadBefore: r.loadAvg[0], LoadAfter: r.loadAvg[1],
+		Quick: r.opts.quick, Only: r.opts.only, Upgrades: r.opts.upgrades, Clients: r.opts.clients,
+		Window: r.opts.window, Listeners: r.opts.listeners, UpgradesPerCount: r.opts.timeK,
+		GoneUpgrades: r.opts.goneN, Elapsed: r.elapsed, ProcessGroups: r.groups, Leftovers: r.leftovers},
+		Idle: r.idle}
+	if rep.Header.Leftovers == nil {
+		rep.Header.Leftovers = []int{}
+	}
+	if r.opts.only != "idle" {
+		rep.Restarts = r.restartFigures()
+	}
+	return rep
+}
+
+func (r *results) restartFigures() *restartFigures {
+	f := &restartFigures{}
 	for _, mode := range modes {
-		pair, ok := r.lost[mode]
-		if !ok {
-			main.add(string(mode), "skipped: wrk not installed (apt-get install -y wrk)", "skipped", "n/a")
-			continue
+		lm := lostMode{Mode: string(mode)}
+		if pair, ok := r.lost[mode]; ok {
+			lm.Runs = [2]seriesRun{pair[0].figures(handoff), pair[1].figures(tableflip)}
+		} else {
+			lm.Skipped = "wrk not installed"
+			lm.Runs = [2]seriesRun{{Server: handoff}, {Server: tableflip}}
 		}
-		main.add(string(mode), lostCell(pair[0]), lostCell(pair[1]), lostVerdict(pair))
-		detail.add(string(mode), breakdownCell(pair[0]), breakdownCell(pair[1]),
-			fmt.Sprintf("%s / %s", doneOf(pair[0]), doneOf(pair[1])))
+		f.Lost = append(f.Lost, lm)
 	}
-	fmt.Fprintf(b, "%s\nError kinds, failed upgrades and old generations that did not exit 0:\n\n%s\n", main.markdown(), detail.markdown())
+	for i, k := range kinds {
+		f.Throughput[i] = r.through[i].figures(k)
+		f.Gone[i] = r.gone[i].figures(k)
+	}
+	for _, n := range r.opts.listeners {
+		p := r.times[n]
+		at := timesAt{Listeners: n, Runs: [2]seriesRun{p[0].figures(handoff), p[1].figures(tableflip)}}
+		at.Ratio = frac(float64(at.Runs[0].ToNewPID.Median), float64(at.Runs[1].ToNewPID.Median))
+		f.Times = append(f.Times, at)
+	}
+	return f
 }
 
-func lostCell(o outcome) string {
+// figures of a series alone, without load.
+func (s series) figures(k kind) seriesRun {
+	return seriesRun{Server: k, Asked: s.asked, Done: s.done, Failures: s.failures, Stopped: s.stopped,
+		Refused: s.refused, ToNewPID: summarize(s.ready), ToOldGone: summarize(s.gone), Phases: s.phases.figures()}
+}
+
+func (o outcome) figures(k kind) seriesRun {
 	if o.err != nil {
-		return failed(o.err)
+		return seriesRun{Server: k, Error: o.err.Error(), Logs: o.logs}
 	}
-	return fmt.Sprintf("%.2f per upgrade (%d lost in %d upgrades; %d answered in %.1f s)",
-		o.lostPerUpgrade(), o.load.lost, o.series.done, o.load.ok, o.load.elapsed.Seconds())
+	f := o.series.figures(k)
+	f.BadExits, f.Logs = o.badExits, o.logs
+	f.Answered, f.Lost, f.LoadErrors, f.LoadElapsed = o.load.ok, o.load.lost, o.load.errors, o.load.elapsed
+	f.LostPerUpgrade = frac(float64(o.load.lost), float64(o.series.done))
+	return f
 }
 
-func lostVerdict(p [2]outcome) string {
-	if p[0].err != nil || p[1].err != nil || p[0].series.done == 0 || p[1].series.done == 0 {
-		return "n/a"
-	}
-	h, t := p[0].lostPerUpgrade(), p[1].lostPerUpgrade()
-	switch {
-	case h == 0 && t == 0:
-		return "both lost none"
-	case h < t:
-		return "handoff lost fewer"
-	case h > t:
-		return "tableflip lost fewer"
-	}
-	return "equal"
-}
-
-func breakdownCell(o outcome) string {
-	if o.err != nil {
-		return failed(o.err)
-	}
-	parts := []string{"errors: " + formatCounts(o.load.errors)}
-	parts = append(parts, fmt.Sprintf("failed upgrades: %d", len(o.series.failures)))
-	for _, f := range o.series.failures {
-		parts = append(parts, "failed ("+f+")")
-	}
-	if o.series.stopped != "" {
-		parts = append(parts, o.series.stopped)
-	}
-	parts = append(parts, "SIGHUPs refused and re-sent: "+formatCounts(o.series.refused))
-	parts = append(parts, "old exits not 0: "+formatCounts(o.badExits))
-	return strings.Join(parts, "; ")
-}
-
-func doneOf(o outcome) string {
-	if o.err != nil {
-		return "failed"
-	}
-	return fmt.Sprintf("%d/%d", o.series.done, o.series.asked)
-}
-
-// failed renders a run that could not happen.
-func failed(err error) string {
-	s := err.Error()
-	if len(s) > 160 {
-		s = s[:160] + "…"
-	}
-	return "failed (" + s + ")"
-}
-
-// section 2
-
-func (r *results) writeThroughput(b *strings.Builder) {
-	w := r.opts.window
-	fmt.Fprintf(b, "## 2. Throughput and p99 while upgrading every %v\n\n", upgradeEvery)
-	fmt.Fprintf(b, "%d keep-alive clients on one server; an idle window of %v and an upgrading window of %v "+
-		"(a SIGHUP every %v to the pid in the pid file), cut into %v slices that alternate idle, upgrading, "+
-		"%v pause, so that other load on the machine weighs on both alike.\n\n",
-		r.opts.clients, w, w, upgradeEvery, slice, sliceGap)
-	t := table{header: []string{"measure", "handoff", "tableflip", "handoff target"}}
-	h, f := r.through[0], r.through[1]
-	if h.err != nil || f.err != nil {
-		t.add("run", throughErr(h), throughErr(f), "n/a")
-	}
-	tr := [2]string{ratio(rate(h.busy), rate(h.idle)), ratio(rate(f.busy), rate(f.idle))}
-	pr := [2]string{ratio(p99(h.busy), p99(h.idle)), ratio(p99(f.busy), p99(f.idle))}
-	t.add("requests/s, idle", reqs(h.idle), reqs(f.idle), "")
-	t.add("requests/s, upgrading", reqs(h.busy), reqs(f.busy), "")
-	t.add("throughput ratio (upgrading ÷ idle)", tr[0], tr[1], throughputGoal.judge(rate(h.busy)/rate(h.idle), h.err == nil))
-	t.add(fmt.Sprintf("throughput ratio per %v slice pair (min / median / max)", slice), spread(h), spread(f), "")
-	t.add("p99, idle", ms(time.Duration(p99(h.idle))), ms(time.Duration(p99(f.idle))), "")
-	t.add("p99, upgrading", ms(time.Duration(p99(h.busy))), ms(time.Duration(p99(f.busy))), "")
-	t.add("p99 ratio (upgrading ÷ idle)", pr[0], pr[1], p99Goal.judge(p99(h.busy)/p99(h.idle), h.err == nil))
-	t.add("lost requests, idle / upgrading", lostPair(h), lostPair(f), "")
-	t.add("server CPU time, all generations, whole run", cpuTotal(h), cpuTotal(f), "")
-	t.add("server CPU per 1,000 answered requests, whole run", cpuPerK(h), cpuPerK(f), "")
-	t.add("upgrades done / SIGHUPs sent", fmt.Sprintf("%d / %d", h.done, h.sent), fmt.Sprintf("%d / %d", f.done, f.sent), "")
-	fmt.Fprintf(b, "%s\n", t.markdown())
-}
-
-// spread is the least, median and largest slice-pair ratio: how much
-// the machine's other load moved the numbers.
-func spread(t throughput) string {
-	if len(t.pairRatios) == 0 {
-		return "n/a"
-	}
-	r := slices.Sorted(slices.Values(t.pairRatios))
-	mid := r[len(r)/2]
-	if len(r)%2 == 0 {
-		mid = (r[len(r)/2-1] + mid) / 2
-	}
-	return fmt.Sprintf("%.2f / %.2f / %.2f", r[0], mid, r[len(r)-1])
-}
-
-func throughErr(t throughput) string {
+func (t timing) figures(k kind) seriesRun {
 	if t.err != nil {
-		return failed(t.err)
+		return seriesRun{Server: k, Error: t.err.Error(), Logs: t.logs}
 	}
-	return "ok"
+	f := t.series.figures(k)
+	f.CPU, f.Logs = summarize(t.cpu), t.logs
+	return f
 }
 
-func cpuTotal(t throughput) string { return ms(t.cpu) }
-
-func cpuPerK(t throughput) string {
-	if t.answered == 0 {
-		return "n/a"
-	}
-	return ms(t.cpu * 1000 / time.Duration(t.answered))
+func (p phaseSamples) figures() phaseFigures {
+	return phaseFigures{Started: summarize(p.started), HandedOver: summarize(p.handedOver),
+		Ready: summarize(p.ready), Hangup: summarize(p.hangup), Gone: summarize(p.gone)}
 }
 
-func reqs(r loadResult) string { return fmt.Sprintf("%.0f", rate(r)) }
-
-// p99 of a window's answered requests, as a float for ratios.
-func p99(r loadResult) float64 { return float64(percentile(r.latencies, 99)) }
-
-func lostPair(t throughput) string { return fmt.Sprintf("%d / %d", t.idle.lost, t.busy.lost) }
-
-// The targets handoff's ratios are held to in section 2.
-var (
-	throughputGoal = goal{limit: 0.95, atLeast: true}
-	p99Goal        = goal{limit: 1.3}
-)
-
-// section 3
-
-// timeTargets are the handoff ÷ tableflip targets by listener count.
-var timeTargets = map[int]goal{1: {limit: 1.0}, 5000: {limit: 0.3}}
-
-func (r *results) writeUpgradeTime(b *strings.Builder) {
-	fmt.Fprintf(b, "## 3. Upgrade time by listener count\n\n")
-	fmt.Fprintf(b, "SIGHUP sent → new pid in the pid file (polled every %v); median of %d upgrades, no load; "+
-		"both servers run side by side and are upgraded in turn, one upgrade each at a time; "+
-		"each old process exits before that server's next SIGHUP. CPU per generation: user + system time of each replaced "+
-		"process over its whole life (start, take the sockets, hand them on, exit), from wait4.\n\n", pidPoll, r.opts.timeK)
-	t := table{header: []string{"listeners", "handoff", "tableflip", "handoff ÷ tableflip", "target",
-		"CPU per generation, median (handoff / tableflip)"}}
-	for _, n := range append(r.opts.listeners, missingCounts(r.opts.listeners)...) {
-		p, ok := r.times[n]
-		if !ok {
-			t.add(fmt.Sprintf("%d", n), "not measured (-quick)", "not measured (-quick)", "n/a", timeTarget(n, 0, false), "n/a")
-			continue
-		}
-		hm, fm := median(p[0].series.ready), median(p[1].series.ready)
-		ok = timingOK(p[0]) && timingOK(p[1])
-		rt := "n/a"
-		if ok {
-			rt = ratio(float64(hm), float64(fm))
-		}
-		t.add(fmt.Sprintf("%d", n), timingCell(p[0]), timingCell(p[1]), rt, timeTarget(n, float64(hm)/float64(fm), ok),
-			cpuCell(p[0])+" / "+cpuCell(p[1]))
-	}
-	fmt.Fprintf(b, "%s\n", t.markdown())
-}
-
-// missingCounts are the target listener counts a quick run leaves out.
-func missingCounts(measured []int) []int {
-	var out []int
-	for _, n := range []int{1, 5000} {
-		found := false
-		for _, m := range measured {
-			found = found || m == n
-		}
-		if !found {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-func timingOK(t timing) bool { return t.err == nil && len(t.series.ready) > 0 }
-
-func timingCell(t timing) string {
+func (t throughput) figures(k kind) throughputRun {
+	f := throughputRun{Server: k, Logs: t.logs, UpgradeEvery: upgradeEvery, Slice: slice, SliceGap: sliceGap}
 	if t.err != nil {
-		return failed(t.err)
+		f.Error = t.err.Error()
+		return f
 	}
-	s := t.series
-	if len(s.ready) == 0 {
-		return fmt.Sprintf("failed (%s)", strings.Join(s.failures, "; "))
+	f.IdleRate, f.BusyRate = rate(t.idle), rate(t.busy)
+	f.RateRatio = frac(f.BusyRate, f.IdleRate)
+	f.PairRatios = summarizeFloats(t.pairRatios)
+	f.IdleP99, f.BusyP99 = percentile(t.idle.latencies, 99), percentile(t.busy.latencies, 99)
+	f.P99Ratio = frac(float64(f.BusyP99), float64(f.IdleP99))
+	f.IdleLost, f.BusyLost = t.idle.lost, t.busy.lost
+	f.CPU, f.Answered, f.Sent, f.Done, f.Refused = t.cpu, t.answered, t.sent, t.done, t.refused
+	if t.answered > 0 {
+		f.CPUPer1000 = t.cpu * 1000 / time.Duration(t.answered)
 	}
-	cell := ms(median(s.ready))
-	if s.done < s.asked || len(s.failures) > 0 {
-		cell += fmt.Sprintf(" (%d of %d upgrades; %d failed: %s)", s.done, s.asked, len(s.failures), strings.Join(s.failures, "; "))
-	}
-	if len(s.refused) > 0 {
-		cell += " (SIGHUPs refused and re-sent: " + formatCounts(s.refused) + ")"
-	}
-	return cell
+	return f
 }
 
-func cpuCell(t timing) string {
-	if len(t.cpu) == 0 {
-		return "n/a"
-	}
-	return ms(median(t.cpu))
+// modes are section 1's client modes, in report order.
+var modes = []load.Mode{load.KeepAlive, load.NewConn, load.Mixed, wrkMode}
+
+// defaultJSONPath names a run's JSON file by when it started, in UTC.
+func defaultJSONPath(start time.Time) string {
+	return "bench-" + start.UTC().Format("20060102-150405") + ".json"
 }
 
-func timeTarget(n int, got float64, measured bool) string {
-	g, ok := timeTargets[n]
-	if !ok {
-		return "none"
+// writeReport writes r to path as indented JSON.
+func writeReport(path string, r report) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode figures: %w", err)
 	}
-	return g.judge(got, measured)
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write figures: %w", err)
+	}
+	return nil
 }
 
-// section 4
-
-func (r *results) writeGone(b *strings.Builder) {
-	fmt.Fprintf(b, "## 4. Old process gone after the new one is ready\n\n")
-	fmt.Fprintf(b, "%d upgrades one after another under %d keep-alive clients; new pid in the pid file → "+
-		"old pid exited (zombie or gone in /proc, polled every %v).\n\n", r.opts.goneN, r.opts.clients, pidPoll)
-	h, f := r.gone[0], r.gone[1]
-	t := table{header: []string{"measure", "handoff", "tableflip", "verdict"}}
-	t.add("median", goneCell(h, 50), goneCell(f, 50),
-		"handoff target <= 100 ms: "+goneVerdict(h))
-	t.add("p90", goneCell(h, 90), goneCell(f, 90), "")
-	t.add("lost requests meanwhile", goneLost(h), goneLost(f), lostVerdict(r.gone))
-	t.add("old exited / upgrades asked", goneCount(h), goneCount(f), "")
-	fmt.Fprintf(b, "%s\n", t.markdown())
-}
-
-func goneCell(o outcome, p float64) string {
-	if o.err != nil {
-		return failed(o.err)
+// readReport decodes a JSON file writeReport wrote.
+func readReport(path string) (report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return report{}, fmt.Errorf("read figures: %w", err)
 	}
-	if len(o.series.gone) == 0 {
-		return "failed (no old process exited)"
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return report{}, fmt.Errorf("decode figures %s: %w", path, err)
 	}
-	if p == 50 {
-		return ms(median(o.series.gone))
-	}
-	return ms(percentile(o.series.gone, p))
-}
-
-func goneVerdict(o outcome) string {
-	if o.err != nil || len(o.series.gone) == 0 {
-		return "not measured"
-	}
-	return verdict(median(o.series.gone) <= 100*time.Millisecond)
-}
-
-func goneLost(o outcome) string {
-	if o.err != nil {
-		return failed(o.err)
-	}
-	return fmt.Sprintf("%d (%.2f per upgrade; %s)", o.load.lost, o.lostPerUpgrade(), formatCounts(o.load.errors))
-}
-
-func goneCount(o outcome) string {
-	if o.err != nil {
-		return "failed"
-	}
-	s := fmt.Sprintf("%d / %d", len(o.series.gone), o.series.asked)
-	if len(o.series.failures) > 0 {
-		s += " (" + strings.Join(o.series.failures, "; ") + ")"
-	}
-	return s
+	return r, nil
 }

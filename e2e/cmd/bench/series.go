@@ -15,15 +15,16 @@ import (
 const maxFailures = 3
 
 // series is the outcome of upgrades done one after another, each waiting
-// for the old process to exit before the next SIGHUP.
+// for the old process to exit before the next trigger.
 type series struct {
 	asked    int              // upgrades asked for
 	done     int              // upgrades that produced a new pid
 	failures []string         // why the others (or their drains) failed
 	stopped  string           // why the series ended early, if it did
-	refused  map[string]int64 // SIGHUPs logged as refused and re-sent, by reason
-	ready    []time.Duration  // SIGHUP to new pid in the pid file
+	refused  map[string]int64 // triggers turned down and re-sent, by reason
+	ready    []time.Duration  // trigger to new pid in the pid file
 	gone     []time.Duration  // new pid in the pid file to old pid exited
+	phases   phaseSamples     // the same upgrades by the servers' own steps
 	oldPIDs  []int            // the generations replaced
 }
 
@@ -58,7 +59,7 @@ func (st *stepper) step() bool {
 		return false
 	}
 	st.attempts++
-	next, took, refused, err := st.h.upgrade(st.s, st.pid, st.end)
+	up, refused, err := st.h.upgrade(st.s, st.pid, st.end)
 	for _, r := range refused {
 		st.out.refused[r]++
 	}
@@ -70,14 +71,19 @@ func (st *stepper) step() bool {
 		return true
 	}
 	st.out.done++
-	st.out.ready = append(st.out.ready, took)
+	st.out.ready = append(st.out.ready, up.took)
 	st.out.oldPIDs = append(st.out.oldPIDs, st.pid)
+	var goneAt time.Time
 	if gone, err := st.h.waitGone(st.s, st.pid, st.end); err != nil {
 		st.out.failures = append(st.out.failures, err.Error())
 	} else {
+		goneAt = time.Now()
 		st.out.gone = append(st.out.gone, gone)
 	}
-	st.pid = next
+	// The old process has hung up by now if it is gone: the wait is for
+	// the bench's reader to notice.
+	st.out.phases.add(phasesOf(up.start, up.next, up.attempt.settle(time.Second), goneAt))
+	st.pid = up.next
 	return true
 }
 
@@ -88,7 +94,7 @@ func (st *stepper) more() bool {
 	case o.stopped != "" || st.attempts >= o.asked:
 		return false
 	case len(o.failures) >= maxFailures:
-		o.stopped = fmt.Sprintf("stopped after %d failures (%d of %d upgrades done)", maxFailures, o.done, o.asked)
+		o.stopped = fmt.Sprintf("stopped after %d errors (%d of %d upgrades done)", maxFailures, o.done, o.asked)
 		return false
 	case time.Now().After(st.end):
 		o.stopped = fmt.Sprintf("time budget spent after %d of %d upgrades", o.done, o.asked)
@@ -135,14 +141,6 @@ type outcome struct {
 	logs     logSummary
 }
 
-// lostPerUpgrade is the requests lost per upgrade that happened.
-func (o outcome) lostPerUpgrade() float64 {
-	if o.series.done == 0 {
-		return 0
-	}
-	return float64(o.load.lost) / float64(o.series.done)
-}
-
 // upgradesUnderLoad starts k fresh, puts clients of mode on it, and runs
 // n upgrades one after another within budget.
 func (h *harness) upgradesUnderLoad(k kind, label string, mode load.Mode, clients, n int, budget time.Duration) (o outcome) {
@@ -153,7 +151,7 @@ func (h *harness) upgradesUnderLoad(k kind, label string, mode load.Mode, client
 	if err != nil {
 		return outcome{err: err}
 	}
-	defer func() { o.logs = summarizeLogText(h.stopServer(s)) }()
+	defer func() { o.logs = summarizeLog(h.stopServer(s)) }()
 	end := earliest(budget, h.end)
 	d, err := h.startDriver(mode, s.addr, clients, end)
 	if err != nil {

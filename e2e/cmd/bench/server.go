@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/proc"
@@ -30,23 +29,25 @@ var kinds = []kind{handoff, tableflip}
 // Timeouts every step is bounded by.
 const (
 	startTimeout   = 10 * time.Second // server up and answering
-	upgradeTimeout = 10 * time.Second // SIGHUP to a new pid in the pid file
+	upgradeTimeout = 10 * time.Second // trigger to a new pid in the pid file
 	goneTimeout    = 15 * time.Second // new pid to old pid exited
 	pidPoll        = 500 * time.Microsecond
-	retryPause     = 5 * time.Millisecond // before re-sending a refused SIGHUP
+	retryPause     = 5 * time.Millisecond // before re-sending a refused trigger
 )
 
 // server is one deployment: a temp dir with its pid file, control socket
 // and log, and the process group its first generation leads (every later
 // generation inherits the group).
 type server struct {
-	kind    kind
-	label   string // which run, for kept logs
-	dir     string
-	addr    string
-	pidFile string
-	logPath string
-	pgid    int // also the first generation's pid
+	kind       kind
+	label      string // which run, for kept logs
+	dir        string
+	addr       string
+	pidFile    string
+	logPath    string
+	ctlPath    string // handoff's control socket
+	eventsPath string // tfdemo's -events file
+	pgid       int    // also the first generation's pid
 }
 
 // startServer starts k with listeners listening sockets (one serving HTTP,
@@ -57,7 +58,8 @@ func (h *harness) startServer(k kind, label string, listeners int) (*server, err
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", k, err)
 	}
-	s := &server{kind: k, label: label, dir: dir, pidFile: filepath.Join(dir, "pid"), logPath: filepath.Join(dir, "log")}
+	s := &server{kind: k, label: label, dir: dir, pidFile: filepath.Join(dir, "pid"), logPath: filepath.Join(dir, "log"),
+		ctlPath: filepath.Join(dir, "ctl"), eventsPath: filepath.Join(dir, "events")}
 	if s.addr, err = freeAddr(); err != nil {
 		h.removeDir(dir)
 		return nil, fmt.Errorf("start %s: %w", k, err)
@@ -77,9 +79,12 @@ func (h *harness) startServer(k kind, label string, listeners int) (*server, err
 func (s *server) args(listeners int) []string {
 	args := []string{"-listen", s.addr, "-pid-file", s.pidFile,
 		"-extra-listeners", strconv.Itoa(listeners - 1)}
-	if s.kind == handoff {
-		args = append(args, "-control", filepath.Join(s.dir, "ctl"),
+	switch s.kind {
+	case handoff:
+		args = append(args, "-control", s.ctlPath, "-log-format", "json",
 			"-upgrade-timeout", "10s", "-drain-timeout", "10s")
+	case tableflip:
+		args = append(args, "-events", s.eventsPath, "-log-format", "json")
 	}
 	return args
 }
@@ -130,26 +135,34 @@ func (h *harness) keepLog(s *server, log []byte) {
 	}
 }
 
-// upgrade sends SIGHUP to old and waits for the pid file to name another
-// process. A SIGHUP the server logs as refused or failed is sent again
-// after retryPause, until upgradeTimeout; refused lists why each was not
-// taken. took runs from the SIGHUP that was taken to the new pid.
-func (h *harness) upgrade(s *server, old int, end time.Time) (next int, took time.Duration, refused []string, err error) {
+// upgraded is an upgrade that produced a new pid.
+type upgraded struct {
+	next    int
+	start   time.Time     // when the trigger that was taken went out
+	took    time.Duration // from then to the new pid in the pid file
+	attempt attempt       // the server's own account of it
+}
+
+// upgrade triggers an upgrade of old and waits for the pid file to name
+// another process. A trigger the server turns down is sent again after
+// retryPause, until upgradeTimeout; refused lists why each was not taken.
+func (h *harness) upgrade(s *server, old int, end time.Time) (up upgraded, refused []string, err error) {
 	first := time.Now()
 	deadline := earliest(upgradeTimeout, end)
 	for {
-		mark := logSize(s.logPath)
 		start := time.Now()
-		if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
-			return 0, 0, refused, h.goneError(s, old, fmt.Errorf("SIGHUP %d: %w", old, err))
+		a, err := h.trigger(s, old)
+		if err != nil {
+			return upgraded{}, refused, h.goneError(s, old, err)
 		}
-		next, reason := awaitNewPID(s, old, mark, deadline)
+		next, reason := awaitNewPID(s, old, a, deadline)
 		if next > 0 {
 			h.reaper.ForgetEarlier(next) // a recycled pid must not look exited
-			return next, time.Since(start), refused, nil
+			return upgraded{next: next, start: start, took: time.Since(start), attempt: a}, refused, nil
 		}
+		a.settle(time.Second)
 		if reason == "" {
-			return 0, 0, refused, h.goneError(s, old,
+			return upgraded{}, refused, h.goneError(s, old,
 				fmt.Errorf("no new pid within %v", time.Since(first).Round(time.Second)))
 		}
 		refused = append(refused, reason)
@@ -158,9 +171,9 @@ func (h *harness) upgrade(s *server, old int, end time.Time) (next int, took tim
 }
 
 // awaitNewPID polls the pid file until it names a pid other than old
-// (next), the log since mark says the upgrade was refused (reason), or
-// the deadline passes (neither).
-func awaitNewPID(s *server, old int, mark int64, deadline time.Time) (next int, reason string) {
+// (next), the server turns the attempt down (reason), or the deadline
+// passes (neither).
+func awaitNewPID(s *server, old int, a attempt, deadline time.Time) (next int, reason string) {
 	polls := 0
 	pollUntil(deadline, pidPoll, func() bool {
 		if pid, ok := proc.ReadPID(s.pidFile); ok && pid != old {
@@ -168,7 +181,7 @@ func awaitNewPID(s *server, old int, mark int64, deadline time.Time) (next int, 
 			return true
 		}
 		if polls++; polls%10 == 0 {
-			reason = refusalSince(s.logPath, mark)
+			reason = a.refusal()
 		}
 		return reason != ""
 	})

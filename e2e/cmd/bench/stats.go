@@ -7,7 +7,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -41,14 +40,6 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	return s[min(max(rank, 1), len(s))-1]
 }
 
-// ratio formats a/b as "1.23x", or "n/a" when b is not positive.
-func ratio(a, b float64) string {
-	if b <= 0 || math.IsNaN(a) || math.IsNaN(b) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.2fx", a/b)
-}
-
 // ms formats a duration in milliseconds with a precision that suits it.
 func ms(d time.Duration) string {
 	v := float64(d) / float64(time.Millisecond)
@@ -59,14 +50,6 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", v)
 	}
 	return fmt.Sprintf("%.2f ms", v)
-}
-
-// verdict is "met" or "not met".
-func verdict(met bool) string {
-	if met {
-		return "met"
-	}
-	return "not met"
 }
 
 // formatCounts formats error counts as "eof=3, reset=1", largest first; "none"
@@ -92,40 +75,50 @@ func formatCounts(m map[string]int64) string {
 	return strings.Join(parts, ", ")
 }
 
-// goal is a target on a ratio: at most limit, or at least it.
-type goal struct {
-	limit   float64
-	atLeast bool
+// dist summarizes a series of durations: how many, and nearest-rank
+// quantiles. Every section that reports a median or a p99 of a series
+// gets it here.
+type dist struct {
+	N      int           `json:"n"`
+	Min    time.Duration `json:"min_ns"`
+	Median time.Duration `json:"median_ns"`
+	P90    time.Duration `json:"p90_ns"`
+	P99    time.Duration `json:"p99_ns"`
+	Max    time.Duration `json:"max_ns"`
 }
 
-func (g goal) String() string {
-	limit := strconv.FormatFloat(g.limit, 'f', -1, 64)
-	if !strings.Contains(limit, ".") {
-		limit += ".0"
+// summarize is ds's dist; ds is not modified.
+func summarize(ds []time.Duration) dist {
+	if len(ds) == 0 {
+		return dist{}
 	}
-	if g.atLeast {
-		return ">= " + limit + "x"
-	}
-	return "<= " + limit + "x"
+	s := slices.Sorted(slices.Values(ds))
+	return dist{N: len(s), Min: s[0], Median: median(s), P90: percentile(s, 90), P99: percentile(s, 99), Max: s[len(s)-1]}
 }
 
-func (g goal) met(v float64) bool {
-	if g.atLeast {
-		return v >= g.limit
-	}
-	return v <= g.limit
+// floatDist is dist for plain numbers (ratios).
+type floatDist struct {
+	N      int     `json:"n"`
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
 }
 
-// judge renders "<= 1.3x: met", adding the value to four places where
-// two would not show which side of the limit it falls; measured is false
-// when there is no value.
-func (g goal) judge(v float64, measured bool) string {
-	if !measured || math.IsNaN(v) || math.IsInf(v, 0) {
-		return g.String() + ": not measured"
+// summarizeFloats is vs's floatDist, leaving out values JSON cannot hold.
+func summarizeFloats(vs []float64) floatDist {
+	var s []float64
+	for _, v := range vs {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			s = append(s, v)
+		}
 	}
-	out := g.String() + ": " + verdict(g.met(v))
-	if fmt.Sprintf("%.2f", v) == fmt.Sprintf("%.2f", g.limit) {
-		out += fmt.Sprintf(" (%.4fx)", v)
+	if len(s) == 0 {
+		return floatDist{}
 	}
-	return out
+	slices.Sort(s)
+	mid := s[len(s)/2]
+	if len(s)%2 == 0 {
+		mid = (s[len(s)/2-1] + mid) / 2
+	}
+	return floatDist{N: len(s), Min: s[0], Median: mid, Max: s[len(s)-1]}
 }

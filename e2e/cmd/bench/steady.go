@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -21,27 +20,39 @@ var steadyKinds = []kind{handoff, plain, tableflip}
 // steadyResult is section 6: requests per second without upgrades, each
 // server measured in turn with wrk, the order rotating every round.
 type steadyResult struct {
-	Err     string             `json:"error,omitempty"`
-	Window  time.Duration      `json:"window_ns"`
-	Conns   int                `json:"conns"`
-	PerKind map[kind][]float64 `json:"requests_per_second"` // one per round
-	Errors  map[kind]int64     `json:"errors"`              // wrk's failed requests, all rounds
+	Err     string         `json:"error,omitempty"`
+	Window  time.Duration  `json:"window_ns"`
+	Conns   int            `json:"conns"`
+	Servers []steadyServer `json:"servers"` // in steadyKinds order
 }
 
-// Median is the median requests per second of k.
-func (s steadyResult) Median(k kind) float64 {
-	v := slices.Clone(s.PerKind[k])
-	if len(v) == 0 {
-		return 0
+// steadyServer is one server's rounds of section 6.
+type steadyServer struct {
+	Server    kind      `json:"server"`
+	Rounds    []float64 `json:"requests_per_second"` // one per round, in round order
+	Median    float64   `json:"median"`
+	OverPlain float64   `json:"median_over_plain"` // 0 when plain was not measured
+	Errors    int64     `json:"wrk_errors"`        // all rounds
+}
+
+// steadyFigures sums up each server's rounds.
+func steadyFigures(perKind map[kind][]float64, errs map[kind]int64) []steadyServer {
+	out := make([]steadyServer, len(steadyKinds))
+	for i, k := range steadyKinds {
+		out[i] = steadyServer{Server: k, Rounds: perKind[k], Median: summarizeFloats(perKind[k]).Median, Errors: errs[k]}
 	}
-	slices.Sort(v)
-	return v[len(v)/2]
+	for i := range out {
+		out[i].OverPlain = frac(out[i].Median, summarizeFloats(perKind[plain]).Median)
+	}
+	return out
 }
 
 // measureSteady starts the three servers once and runs wrk on each in
 // turn, rounds times.
 func (h *harness) measureSteady(conns, rounds int, window time.Duration) (res steadyResult) {
-	res = steadyResult{Window: window, Conns: conns, PerKind: map[kind][]float64{}, Errors: map[kind]int64{}}
+	res = steadyResult{Window: window, Conns: conns}
+	perKind, errs := map[kind][]float64{}, map[kind]int64{}
+	defer func() { res.Servers = steadyFigures(perKind, errs) }()
 	if h.wrk == "" {
 		res.Err = "skipped: wrk not installed (apt-get install -y wrk)"
 		return res
@@ -72,8 +83,8 @@ func (h *harness) measureSteady(conns, rounds int, window time.Duration) (res st
 				res.Err = err.Error()
 				return res
 			}
-			res.PerKind[k] = append(res.PerKind[k], w.requestsPerSec)
-			res.Errors[k] += w.lost()
+			perKind[k] = append(perKind[k], w.requestsPerSec)
+			errs[k] += w.lost()
 		}
 	}
 	return res

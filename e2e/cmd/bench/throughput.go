@@ -5,14 +5,13 @@ package main
 import (
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
-// upgradeEvery is how often the busy windows send SIGHUP.
+// upgradeEvery is how often the busy windows trigger an upgrade.
 const upgradeEvery = 250 * time.Millisecond
 
 // slice is how a window is cut: idle and busy slices alternate, so that
@@ -28,11 +27,12 @@ const sliceGap = 300 * time.Millisecond
 type throughput struct {
 	err        error
 	idle, busy loadResult
-	sent       int           // SIGHUPs sent in the busy window
-	done       int           // new pids that appeared
-	pairRatios []float64     // busy ÷ idle requests/s of each slice pair
-	cpu        time.Duration // of every generation, over the whole run
-	answered   int64         // over the whole run, warm-up included
+	sent       int              // triggers sent in the busy window
+	refused    map[string]int64 // of them, turned down, by reason
+	done       int              // new pids that appeared
+	pairRatios []float64        // busy ÷ idle requests/s of each slice pair
+	cpu        time.Duration    // of every generation, over the whole run
+	answered   int64            // over the whole run, warm-up included
 	logs       logSummary
 }
 
@@ -50,7 +50,7 @@ func (h *harness) measureThroughput(k kind, clients int, w time.Duration) (t thr
 	stop := watch.start(s.pidFile)
 	defer func() {
 		t.done = stop() - 1
-		t.logs = summarizeLogText(h.stopServer(s))
+		t.logs = summarizeLog(h.stopServer(s))
 		pids := watch.pids()
 		h.awaitReaped(pids)
 		for _, c := range h.reaper.CPUOf(pids) {
@@ -64,20 +64,25 @@ func (h *harness) measureThroughput(k kind, clients int, w time.Duration) (t thr
 	}
 	time.Sleep(500 * time.Millisecond)
 	warmed, _ := warm.finish()
-	t.runSlices(s, clients, max(int(w/slice), 1))
+	t.runSlices(h, s, clients, max(int(w/slice), 1))
 	t.answered = warmed.ok + t.idle.ok + t.busy.ok
 	return t
 }
 
 // runSlices measures n pairs of an idle and a busy slice on s.
-func (t *throughput) runSlices(s *server, clients, n int) {
+func (t *throughput) runSlices(h *harness, s *server, clients, n int) {
+	t.refused = map[string]int64{}
 	for range n {
+		var sent []attempt
 		idle := keepAliveWindow(s.addr, clients, slice, func(time.Duration) {})
-		busy := keepAliveWindow(s.addr, clients, slice, func(d time.Duration) { t.sent += sighupEvery(s.pidFile, d) })
+		busy := keepAliveWindow(s.addr, clients, slice, func(d time.Duration) { sent = h.triggerEvery(s, d) })
 		t.idle.add(idle)
 		t.busy.add(busy)
 		t.pairRatios = append(t.pairRatios, rate(busy)/rate(idle))
-		time.Sleep(sliceGap)
+		t.sent += len(sent)
+		gap := time.Now().Add(sliceGap)
+		countRefusals(sent, gap, t.refused)
+		time.Sleep(time.Until(gap))
 	}
 	slices.Sort(t.idle.latencies)
 	slices.Sort(t.busy.latencies)
@@ -109,18 +114,33 @@ func keepAliveWindow(addr string, clients int, w time.Duration, during func(time
 	return res
 }
 
-// sighupEvery sends SIGHUP to whichever pid the pid file names, every
-// upgradeEvery for w, and returns how many it sent.
-func sighupEvery(pidFile string, w time.Duration) int {
-	sent := 0
+// triggerEvery triggers an upgrade of whichever pid the pid file names,
+// every upgradeEvery for w, whether or not the last one is over, and
+// returns the triggers sent.
+func (h *harness) triggerEvery(s *server, w time.Duration) []attempt {
+	var sent []attempt
 	start := time.Now()
 	for i := 0; time.Duration(i)*upgradeEvery < w; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * upgradeEvery)))
-		if pid, ok := proc.ReadPID(pidFile); ok && syscall.Kill(pid, syscall.SIGHUP) == nil {
-			sent++
+		if pid, ok := proc.ReadPID(s.pidFile); ok {
+			if a, err := h.trigger(s, pid); err == nil {
+				sent = append(sent, a)
+			}
 		}
 	}
 	return sent
+}
+
+// countRefusals waits until deadline at most for the servers' answers to
+// sent and adds those that were turned down to refused, by reason. An
+// answer later than that counts as not refused.
+func countRefusals(sent []attempt, deadline time.Time, refused map[string]int64) {
+	for _, a := range sent {
+		a.settle(time.Until(deadline))
+		if r := a.refusal(); r != "" {
+			refused[r]++
+		}
+	}
 }
 
 // pidWatch counts the distinct pids a pid file names over time.

@@ -12,7 +12,6 @@ type timing struct {
 	err    error
 	series series
 	cpu    []time.Duration // CPU time of each replaced generation, start to exit
-	phases phases          // where handoff's upgrades spent their time, from its log
 	logs   logSummary
 }
 
@@ -53,6 +52,5 @@ func (h *harness) measureUpgradeTimes(listeners, times int) (t [2]timing) {
 func (h *harness) finishTiming(st *stepper) timing {
 	log := h.stopServer(st.s)
 	h.awaitReaped(st.out.oldPIDs)
-	return timing{series: st.out, cpu: h.reaper.CPUOf(st.out.oldPIDs),
-		phases: handoffPhases(log), logs: summarizeLogText(log)}
+	return timing{series: st.out, cpu: h.reaper.CPUOf(st.out.oldPIDs), logs: summarizeLog(log)}
 }

@@ -5,7 +5,11 @@
 // tableflip's own example is (Serve on the inherited listener, Shutdown
 // once the next generation is ready).
 //
-//	tfdemo -listen 127.0.0.1:8081 -pid-file tf.pid [-extra-listeners N]
+//	tfdemo -listen 127.0.0.1:8081 -pid-file tf.pid [-extra-listeners N] [-events FILE] [-log-format text|json]
+//
+// With -events, every generation appends its lifecycle points to FILE as
+// JSON lines (see event), which is how the bench times tableflip's
+// upgrades without reading its log.
 package main
 
 import (
@@ -27,15 +31,45 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8081", "TCP address to serve HTTP on")
 	pidFile := flag.String("pid-file", "", "write the serving process's pid here")
 	extra := flag.Int("extra-listeners", 0, "also hold this many idle listeners on 127.0.0.1:0")
+	eventsPath := flag.String("events", "", "append lifecycle events to this file as JSON lines")
+	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", os.Getpid())
-	if err := run(*listen, *pidFile, *extra, log); err != nil {
+	log, err := newLogger(*logFormat)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tfdemo:", err)
+		os.Exit(2)
+	}
+	log = log.With("pid", os.Getpid())
+	var ev *events
+	if *eventsPath != "" {
+		if ev, err = openEvents(*eventsPath); err != nil {
+			log.Error("tfdemo failed", "err", err)
+			os.Exit(1)
+		}
+	}
+	ev.note("started", nil)
+	err = run(*listen, *pidFile, *extra, log, ev)
+	ev.note("exiting", err)
+	ev.close()
+	if err != nil {
 		log.Error("tfdemo failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, pidFile string, extra int, log *slog.Logger) error {
+// newLogger logs to stderr in format: text for people, json for programs
+// that read the log (the bench does).
+func newLogger(format string) (*slog.Logger, error) {
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
+	}
+	return nil, fmt.Errorf("-log-format %q: want text or json", format)
+}
+
+func run(listen, pidFile string, extra int, log *slog.Logger, ev *events) error {
 	upg, err := tableflip.New(tableflip.Options{PIDFile: pidFile, UpgradeTimeout: 10 * time.Second})
 	if err != nil {
 		return err
@@ -46,7 +80,7 @@ func run(listen, pidFile string, extra int, log *slog.Logger) error {
 	// killing the process by its default action (seen in bench runs).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
-	go upgradeOnHUP(upg, hup, log)
+	go upgradeOnHUP(upg, hup, log, ev)
 
 	ln, err := upg.Listen("tcp", listen)
 	if err != nil {
@@ -64,6 +98,7 @@ func run(listen, pidFile string, extra int, log *slog.Logger) error {
 	if err := upg.Ready(); err != nil {
 		return err
 	}
+	ev.note("ready", nil)
 	log.Info("serving", "addr", ln.Addr().String())
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
@@ -85,9 +120,11 @@ func run(listen, pidFile string, extra int, log *slog.Logger) error {
 // hand out for ephemeral ports by default (32768-60999).
 func extraPort(i int) int { return 20000 + i }
 
-func upgradeOnHUP(upg *tableflip.Upgrader, sig <-chan os.Signal, log *slog.Logger) {
+func upgradeOnHUP(upg *tableflip.Upgrader, sig <-chan os.Signal, log *slog.Logger, ev *events) {
 	for range sig {
+		ev.note("upgrading", nil)
 		if err := upg.Upgrade(); err != nil {
+			ev.note("refused", err)
 			log.Warn("upgrade failed", "err", err)
 		}
 	}
