@@ -164,7 +164,7 @@ func (c *movedConn) shutdown(op string, how int) error {
 	if err := rc.Control(func(fd uintptr) { serr = unix.Shutdown(int(fd), how) }); err != nil {
 		return c.opError(op, err)
 	}
-	return c.opError(op, serr)
+	return c.opError(op, os.NewSyscallError("shutdown", serr))
 }
 
 // opError turns an *os.File error into what the same call on a net.Conn
@@ -176,8 +176,6 @@ func (c *movedConn) opError(op string, err error) error {
 	}
 	if pe, ok := errors.AsType[*os.PathError](err); ok {
 		err = pe.Err
-	} else if se, ok := errors.AsType[*os.SyscallError](err); ok {
-		err = se
 	}
 	if errors.Is(err, os.ErrClosed) {
 		err = net.ErrClosed

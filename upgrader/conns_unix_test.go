@@ -84,6 +84,12 @@ func TestConnFromFD(t *testing.T) {
 	if _, err := io.ReadFull(client, got[:4]); err != nil || string(got[:4]) != "back" {
 		t.Fatalf("the client read %q, %v; want back", got[:4], err)
 	}
+	if err := c.(interface{ CloseWrite() error }).CloseWrite(); err != nil {
+		t.Fatalf("CloseWrite: %v", err)
+	}
+	if n, err := client.Read(got); err != io.EOF {
+		t.Errorf("the client read %d bytes, %v after CloseWrite; want io.EOF", n, err)
+	}
 	client.Close()
 	if _, err := c.Read(got); err != io.EOF {
 		t.Errorf("read after the peer closed: %v; want io.EOF", err)
