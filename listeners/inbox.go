@@ -59,9 +59,9 @@ func (l *Inbox) Name() string { return l.name }
 // Unwrap returns the listener the Inbox wraps.
 func (l *Inbox) Unwrap() net.Listener { return l.Listener }
 
-// Hold announces a delivery: until the matching Release, Accept after Close
-// waits instead of reporting the close. It fails with ErrNoDelivery once
-// the Inbox is closed.
+// Hold announces the delivery of one connection: until Deliver delivers
+// it or Release gives it up, Accept after Close waits instead of reporting
+// the close. It fails with ErrNoDelivery once the Inbox is closed.
 func (l *Inbox) Hold() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -80,20 +80,25 @@ func (l *Inbox) Release() {
 	l.changedLocked()
 }
 
-// Deliver queues conns for Accept and releases one Hold. The Inbox owns
-// conns from now on; Close does not close them (Accept hands every one out).
+// Deliver queues conns for Accept and releases one Hold for each of them:
+// a caller Holds once per connection it will deliver, and delivers a batch
+// in one call, which wakes a blocked Accept once. The Inbox owns conns from
+// now on; Close does not close them (Accept hands every one out).
 // Accept returns each connection so that it has a Moved method reporting
 // true, by which a server tells an idle keep-alive connection that moved
 // from a new one: a *net.TCPConn or *net.UnixConn comes wrapped (embedded
 // in MovedTCPConn or MovedUnixConn), and a connection that already has
 // such a method (as the upgrader's do) comes as it is.
 func (l *Inbox) Deliver(conns []net.Conn) {
+	if len(conns) == 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, c := range conns {
 		l.queue = append(l.queue, markMoved(c))
 	}
-	l.holds--
+	l.holds -= len(conns)
 	l.changedLocked()
 	if !l.closed {
 		l.wake.SetDeadline(aLongTimeAgo) // a blocked Accept looks at the queue

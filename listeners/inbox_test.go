@@ -128,6 +128,38 @@ func TestInboxCloseWaitsForHeld(t *testing.T) {
 	}
 }
 
+// TestInboxDeliverBatch: one Deliver of several connections releases one
+// Hold for each, so that after Close, Accept hands out all of them and then
+// reports the close, rather than waiting for a delivery that never comes
+// (as it did when Deliver released a single Hold).
+func TestInboxDeliverBatch(t *testing.T) {
+	ib := newInbox(t)
+	const n = 3
+	var conns []net.Conn
+	for range n {
+		if err := ib.Hold(); err != nil {
+			t.Fatal(err)
+		}
+		srv, _ := pipeConn(t)
+		conns = append(conns, srv)
+	}
+	ib.Close()
+	ib.Deliver(conns)
+	for i := range n {
+		a := recvAccept(t, acceptAsync(ib))
+		if a.err != nil {
+			t.Fatalf("Accept %d of %d delivered: %v", i+1, n, a.err)
+		}
+		if m, ok := a.c.(listeners.MovedTCPConn); !ok || m.TCPConn != conns[i] {
+			t.Fatalf("Accept %d returned %T; want delivered conn %d, in order", i+1, a.c, i+1)
+		}
+	}
+	a := recvAccept(t, acceptAsync(ib))
+	if !errors.Is(a.err, net.ErrClosed) {
+		t.Fatalf("Accept once all %d were handed out: %v, %v; want net.ErrClosed", n, a.c, a.err)
+	}
+}
+
 // An Inbox reaches the socket it wraps, as the listener does: a supervisor
 // passes that descriptor to its children.
 func TestInboxSyscallConn(t *testing.T) {

@@ -92,10 +92,24 @@ func dropHeld(hs []held) {
 	}
 }
 
-// deliver turns committed sockets into connections and hands each to its
-// inbox. A socket that does not fit its listener (a lying peer) is closed.
+// deliverBatch is the most connections deliver hands an inbox at once:
+// enough to save most wake-ups of its Accept, few enough that the first
+// of a round are served while the rest are still being converted.
+const deliverBatch = 128
+
+// deliver turns committed sockets into connections and hands them to their
+// inboxes in batches. A socket that does not fit its listener (a lying
+// peer) is closed.
 func (u *Upgrader) deliver(hs []held) {
 	bad := 0
+	var ib *listeners.Inbox
+	var batch []net.Conn
+	flush := func() {
+		if len(batch) > 0 {
+			ib.Deliver(batch)
+			batch = nil
+		}
+	}
 	for _, h := range hs {
 		c, err := connFromFD(h.fd, h.peer) // takes fd
 		if err == nil && c.LocalAddr().Network() != h.ib.Addr().Network() {
@@ -107,8 +121,13 @@ func (u *Upgrader) deliver(hs []held) {
 			h.ib.Release()
 			continue
 		}
-		h.ib.Deliver([]net.Conn{c})
+		if h.ib != ib || len(batch) == deliverBatch {
+			flush()
+			ib = h.ib
+		}
+		batch = append(batch, c)
 	}
+	flush()
 	if bad > 0 {
 		u.log.Warn("moved connections that fit no listener were closed", "conns", bad)
 	}
