@@ -111,7 +111,9 @@ func (m *ConnMover) Move(ln net.Listener, c net.Conn) error {
 	if err != nil {
 		return fmt.Errorf("upgrader: move connection from %s: %w", c.RemoteAddr(), err)
 	}
-	e := wire.Entry{Name: ib.Name(), Network: c.LocalAddr().Network(), Addr: c.RemoteAddr().String()}
+	// No Addr: the new side asks the socket itself for its peer, and
+	// formatting 10,000 addresses is a measurable part of a large move.
+	e := wire.Entry{Name: ib.Name(), Network: c.LocalAddr().Network()}
 	// Inside Control, Go holds a reference to c's descriptor: its number
 	// stays valid for the whole round even if the drain's deadline closes
 	// c meanwhile (the close then happens when Control returns). So the

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/handoff-go/handoff/internal/wire"
@@ -70,9 +71,21 @@ func (s *connSender) run() {
 }
 
 // gather takes first and every request already waiting, up to maxRound.
+// When none is waiting it yields once before it gives up: the drain wakes
+// connections by the thousand, and a goroutine it woke may be one step
+// from Move. Without the yield the first round of a drain carried one or
+// two connections and then, like every round, waited to be scheduled
+// between its steps behind the rest of the wave.
 func (s *connSender) gather(first moveReq) []moveReq {
 	round := []moveReq{first}
 	for len(round) < maxRound {
+		select {
+		case r := <-s.reqs:
+			round = append(round, r)
+			continue
+		default:
+		}
+		runtime.Gosched()
 		select {
 		case r := <-s.reqs:
 			round = append(round, r)
