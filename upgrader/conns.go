@@ -31,8 +31,14 @@ import (
 // drain where they are.
 const moveTimeout = 2 * time.Second
 
-// maxRound is the most connections one round carries (a few batches).
-const maxRound = 4 * wire.MaxFDsPerMessage
+// maxRound is the most connections one round carries: 40 batches, which
+// stays under the receiver's descriptor limit for one SendFiles
+// (wire.DefaultMaxFDs). Rounds are large because each one is three steps
+// (the sockets, Held, Commit) of a goroutine that competes with thousands
+// of connection goroutines the drain just woke: when 10,000 connections
+// moved in rounds of 1,008, waiting to be scheduled between steps was most
+// of the move. Whatever is waiting when a round starts goes in it.
+const maxRound = 40 * wire.MaxFDsPerMessage
 
 // errNoMover: this generation has no next one that takes connections.
 var errNoMover = errors.New("upgrader: no next generation takes connections")
