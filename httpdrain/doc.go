@@ -79,9 +79,12 @@
 // the next process. The move is decided on the connection's own reader
 // goroutine, like the idle close: the drain wakes that Read with a past
 // deadline, the Read that returns with no bytes calls Mover.Move, and only
-// once the next process holds the socket does it return io.EOF, which
-// makes the http.Server close this process's descriptor quietly (nothing
-// is written, and a moved socket is never shut down). Connections that
+// once the next process holds the socket does it close this process's
+// descriptor (nothing is written, and a moved socket is never shut down)
+// and stop counting the connection. That Read returns io.EOF, and the
+// http.Server lets the connection go (ConnState reports StateClosed),
+// when the drain is over: Drain does not wait for thousands of moved
+// connections to unwind through net/http first. Connections that
 // become idle during the drain move the same way, so responses during the
 // drain carry no "Connection: close" on connections that can move, until
 // IdleGrace into the drain: after that every response carries it, so a
