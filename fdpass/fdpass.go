@@ -13,19 +13,22 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// DefaultTimeout bounds each read and write of Send and Receive.
-const DefaultTimeout = wire.DefaultTimeout
+// ioTimeout bounds each read and write of Send and Receive, so that a
+// peer that stops answering fails the call instead of hanging it.
+const ioTimeout = 10 * time.Second
 
 // ErrNotSupported is returned on platforms without SCM_RIGHTS.
 var ErrNotSupported = errors.ErrUnsupported
 
 // Send passes files to the process at the other end of c, which must call
 // Receive. Each file travels under its Name. The caller keeps ownership of
-// files and c: Send closes neither.
+// files and c: Send closes neither. Each read and write on c gives up
+// after 10 seconds.
 func Send(c *net.UnixConn, files []*os.File) error {
 	entries := make([]wire.Entry, len(files))
 	fds := make([]int, len(files))
@@ -38,7 +41,7 @@ func Send(c *net.UnixConn, files []*os.File) error {
 		fds[i] = fd
 	}
 	wc := wire.NewConn(c)
-	wc.SetTimeout(DefaultTimeout)
+	wc.SetTimeout(ioTimeout)
 	if err := wc.SendFiles(entries, fds); err != nil {
 		return fmt.Errorf("fdpass: send: %w", err)
 	}
@@ -46,10 +49,11 @@ func Send(c *net.UnixConn, files []*os.File) error {
 }
 
 // Receive takes the files the peer passes with Send. The caller owns the
-// returned files (each close-on-exec); c stays the caller's too.
+// returned files (each close-on-exec); c stays the caller's too. Each read
+// and write on c gives up after 10 seconds.
 func Receive(c *net.UnixConn) ([]*os.File, error) {
 	wc := wire.NewConn(c)
-	wc.SetTimeout(DefaultTimeout)
+	wc.SetTimeout(ioTimeout)
 	entries, fds, err := wc.RecvFiles()
 	if err != nil {
 		return nil, fmt.Errorf("fdpass: receive: %w", err)

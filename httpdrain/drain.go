@@ -175,9 +175,6 @@ func (s *Server) firstDue() time.Duration {
 	return s.grace
 }
 
-// Moved reports how many connections the Mover took during the drain.
-func (s *Server) Moved() int64 { return s.moved.Load() }
-
 // live counts connections the drain waits for.
 func (s *Server) live() int {
 	s.mu.Lock()
