@@ -148,14 +148,9 @@ func (c *conn) Read(p []byte) (int, error) {
 		switch next {
 		case kickMove:
 			if c.s.move(c) {
-				// The next process holds the socket: close our descriptor
-				// and stop counting c now, then let the server go quietly
-				// (EOF writes nothing) only once the drain is over. When
-				// thousands of connections move at once, their readers
-				// unwinding through net/http, all runnable at once, would
-				// otherwise hold the drain's end, and the process's exit,
-				// behind them (in paired runs with 10,000 connections the
-				// old process was gone about a sixth sooner this way).
+				// The next process holds the socket: stop counting c now and
+				// unwind (EOF writes nothing) after the drain, so that many
+				// readers unwinding at once do not delay the drain's end.
 				c.Close()
 				<-c.s.done
 				return 0, io.EOF

@@ -143,9 +143,8 @@ func (s *Set) Export() ([]Entry, []int, error) { return s.export() }
 
 // Lend calls send with the Set's own fds and their entries (the members
 // Export would return, in the same order), for passing them to another
-// process without duplicating them. Duplicating thousands of fds can grow
-// this process's fd table, and in a multi-threaded process every growth
-// waits for a kernel RCU grace period (about 10 ms seen here).
+// process without duplicating them: dups can grow the fd table, which in a
+// multi-threaded process waits for the kernel each time.
 //
 // The fds stay the Set's: send must not close or keep them, and must not
 // call the Set's methods (the Set is locked until send returns, which also
@@ -165,8 +164,8 @@ func (s *Set) Inherited(name string) bool { return s.isInherited(name) }
 // List describes every member, sorted by name.
 func (s *Set) List() []Info { return s.list() }
 
-// Len is how many members the set has: List's length, without describing
-// them (which costs milliseconds for thousands of members).
+// Len is how many members the set has: List's length, without the
+// system calls that describing each member takes.
 func (s *Set) Len() int { return s.len() }
 
 // Close closes every fd the Set holds. With unlink true (the last owner
