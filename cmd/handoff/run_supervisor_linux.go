@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/upgrader"
 )
@@ -306,22 +307,9 @@ func (s *supervisor) handleNotice(nt notice) {
 	}
 }
 
-// sdNotify passes a line up to systemd when the supervisor runs under it.
-func sdNotify(state string) {
-	path := os.Getenv("NOTIFY_SOCKET")
-	if path == "" {
-		return
-	}
-	if path[0] == '@' {
-		path = "\x00" + path[1:]
-	}
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer syscall.Close(fd)
-	syscall.Sendto(fd, []byte(state), 0, &syscall.SockaddrUnix{Name: path})
-}
+// sdNotify passes a line up to systemd when the supervisor runs under it;
+// systemd ignores a service that cannot reach it, and so does this.
+func sdNotify(state string) { _ = sdnotify.Send(state) }
 
 // childEnv is the supervisor's environment without what describes its
 // own sockets, plus the children's.

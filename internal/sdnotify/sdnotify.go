@@ -1,0 +1,38 @@
+// Package sdnotify sends notifications to the service manager, as
+// sd_notify(3) does: newline-separated assignments ("READY=1",
+// "STATUS=...", "MAINPID=...") in one datagram to the socket named by
+// NOTIFY_SOCKET, with descriptors attached for the fd store
+// ("FDSTORE=1\nFDNAME=name").
+package sdnotify
+
+import (
+	"errors"
+	"os"
+	"time"
+)
+
+// EnvSocket names the service manager's notification socket: a path, or
+// "@name" in Linux's abstract namespace.
+const EnvSocket = "NOTIFY_SOCKET"
+
+// writeTimeout bounds a send to a service manager whose queue is full,
+// so that a stuck manager cannot stall the caller.
+const writeTimeout = 5 * time.Second
+
+// errEmpty is returned for an empty state, which says nothing.
+var errEmpty = errors.New("sdnotify: empty state")
+
+// Send sends state to the socket NOTIFY_SOCKET names, with the descriptors
+// of files attached (SCM_RIGHTS). Without NOTIFY_SOCKET (not run by a
+// service manager) it does nothing and returns nil.
+//
+// The caller keeps ownership of files and must keep them open until Send
+// returns: the service manager receives duplicates of their descriptors,
+// and Send closes nothing.
+func Send(state string, files ...*os.File) error {
+	addr := os.Getenv(EnvSocket)
+	if addr == "" {
+		return nil
+	}
+	return SendTo(addr, state, files...)
+}
