@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/wire"
 )
 
 // notifyMax bounds one notification, as systemd does (NOTIFY_BUFFER_MAX):
@@ -44,27 +46,13 @@ func openNotifySocket() (*notifySocket, error) {
 	ns := &notifySocket{dir: dir, path: filepath.Join(dir, "notify")}
 	ns.conn, err = net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
 	if err == nil {
-		err = passCred(ns.conn)
+		err = wire.PassCred(ns.conn)
 	}
 	if err != nil {
 		ns.close()
 		return nil, fmt.Errorf("notify socket %s: %w", ns.path, err)
 	}
 	return ns, nil
-}
-
-func passCred(c *net.UnixConn) error {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
 }
 
 func (ns *notifySocket) close() {
@@ -105,26 +93,17 @@ func (ns *notifySocket) serve(handle func(notice)) {
 	}
 }
 
-// senderPID returns the pid in the SCM_CREDENTIALS of oob, closing any
-// descriptors that came with it.
+// senderPID returns the pid in the SCM_CREDENTIALS of oob (0 if none),
+// closing any descriptors that came with it.
 func senderPID(oob []byte) int {
-	msgs, err := unix.ParseSocketControlMessage(oob)
+	fds, from, err := wire.ParseControl(oob)
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 	if err != nil {
 		return 0
 	}
-	pid := 0
-	for _, m := range msgs {
-		if fds, err := unix.ParseUnixRights(&m); err == nil {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			continue
-		}
-		if cred, err := unix.ParseUnixCredentials(&m); err == nil {
-			pid = int(cred.Pid)
-		}
-	}
-	return pid
+	return from.PID
 }
 
 // parseNotice reads the assignments the supervisor acts on and ignores the
