@@ -3,35 +3,9 @@ package listeners
 import (
 	"errors"
 	"net"
-	"os"
 	"strings"
 	"testing"
 )
-
-// checkFDs fails t if it ends with more or fewer open descriptors than it
-// started with. Call it first, so that its cleanup runs after all others.
-func checkFDs(t *testing.T) {
-	t.Helper()
-	before, err := countFDs()
-	if err != nil {
-		return // no /proc here: nothing to count with
-	}
-	t.Cleanup(func() {
-		after, err := countFDs()
-		if err != nil {
-			t.Errorf("counting fds: %v", err)
-			return
-		}
-		if after != before {
-			t.Errorf("open fds: got %d after the test; want %d as before", after, before)
-		}
-	})
-}
-
-func countFDs() (int, error) {
-	ents, err := os.ReadDir("/proc/self/fd")
-	return len(ents), err
-}
 
 // newSet returns a Set that is closed, with its socket files, at cleanup.
 func newSet(t *testing.T) *Set {

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // fdMaker makes one descriptor for an Inherit test; the test owns it.
@@ -135,7 +137,7 @@ func TestInheritRejectsLies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFDs(t)
+			testutil.CheckLeaks(t)
 			fds := make([]int, len(tt.fds))
 			for i, mk := range tt.fds {
 				fds[i] = mk(t)
@@ -156,7 +158,7 @@ func TestInheritRejectsLies(t *testing.T) {
 }
 
 func TestInheritSameFDTwice(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	fd := bound("tcp", "127.0.0.1:0")(t)
 	s := newSet(t)
 	err := s.Inherit([]Entry{{"a", "tcp", "127.0.0.1:0"}, {"b", "tcp", "127.0.0.1:0"}}, []int{fd, fd})
@@ -168,7 +170,7 @@ func TestInheritSameFDTwice(t *testing.T) {
 }
 
 func TestInheritMakesFDsCloseOnExec(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	fd := bound("tcp", "127.0.0.1:0")(t)
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 		t.Fatal(err)

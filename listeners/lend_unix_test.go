@@ -8,10 +8,12 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 func TestLendGivesTheSetsOwnFDs(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := New()
 	defer s.Close(false)
 	for _, name := range []string{"b", "a", "c"} {
@@ -49,7 +51,7 @@ func TestLendGivesTheSetsOwnFDs(t *testing.T) {
 }
 
 func TestLendPassesSendErrorsAndRefusesAfterClose(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := New()
 	boom := errors.New("peer went away")
 	if err := s.Lend(func([]Entry, []int) error { return boom }); !errors.Is(err, boom) {
@@ -75,7 +77,7 @@ func sameFile(t *testing.T, a, b int) bool {
 }
 
 func TestLenCountsClaimedAndUnclaimed(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	a := New()
 	defer a.Close(false)
 	for _, name := range []string{"x", "y"} {

@@ -72,18 +72,6 @@ func needIPv6(t *testing.T) {
 	ln.Close()
 }
 
-// shortDir returns a fresh directory whose paths fit in a sockaddr_un
-// (t.TempDir names grow with the test name).
-func shortDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "ls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 func mustListenPacket(t *testing.T, s *Set, name, network, addr string) net.PacketConn {
 	t.Helper()
 	pc, err := s.ListenPacket(name, network, addr)

@@ -7,10 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 func TestListenRejectsBadRequests(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	tests := []struct {
 		name    string
@@ -35,7 +37,7 @@ func TestListenRejectsBadRequests(t *testing.T) {
 }
 
 func TestListSortedByName(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	for _, name := range []string{"b", "c", "a"} {
 		mustListen(t, s, name, "tcp", "127.0.0.1:0")
@@ -52,7 +54,7 @@ func TestListSortedByName(t *testing.T) {
 }
 
 func TestClosedSetRefusesEverything(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := New()
 	if err := s.Close(false); err != nil {
 		t.Fatalf("first Close: got %v; want nil", err)
@@ -80,7 +82,7 @@ func TestClosedSetRefusesEverything(t *testing.T) {
 }
 
 func TestFileOpenErrorIsWrapped(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	errBoom := errors.New("boom")
 	_, err := s.File("cfg", func() (*os.File, error) { return nil, errBoom })
@@ -91,7 +93,7 @@ func TestFileOpenErrorIsWrapped(t *testing.T) {
 }
 
 func TestFreshFile(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	path := filepath.Join(t.TempDir(), "log")
 	calls := 0

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // opened is a member as a test opened it: the caller's object and where
@@ -60,7 +62,7 @@ var kinds = []struct {
 
 func kindAddr(t *testing.T, addr string) string {
 	if addr == "" {
-		return filepath.Join(shortDir(t), "s")
+		return filepath.Join(testutil.ShortDir(t), "s")
 	}
 	return addr
 }
@@ -68,7 +70,7 @@ func kindAddr(t *testing.T, addr string) string {
 func TestHandoffKeepsTheKernelSocket(t *testing.T) {
 	for _, tt := range kinds {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFDs(t)
+			testutil.CheckLeaks(t)
 			if tt.ipv6 {
 				needIPv6(t)
 			}
@@ -100,7 +102,7 @@ func TestHandoffKeepsTheKernelSocket(t *testing.T) {
 }
 
 func TestFileHandoff(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	path := filepath.Join(t.TempDir(), "log")
 	old := newSet(t)
 	f, err := old.File("log", func() (*os.File, error) { return os.Create(path) })
@@ -137,7 +139,7 @@ func TestFileHandoff(t *testing.T) {
 }
 
 func TestClosingAListenerLeavesTheMember(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	old := newSet(t)
 	ln1 := mustListen(t, old, "http", "tcp", "127.0.0.1:0")
 	addr := ln1.Addr().String()
@@ -158,7 +160,7 @@ func TestClosingAListenerLeavesTheMember(t *testing.T) {
 func TestPortZeroIsKeptByName(t *testing.T) {
 	for _, network := range []string{"tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
-			checkFDs(t)
+			testutil.CheckLeaks(t)
 			old := newSet(t)
 			o := open(t, old, "svc", network, "127.0.0.1:0")
 			next := handoff(t, old)
@@ -191,11 +193,11 @@ func TestChangedAddressBindsAFreshSocket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFDs(t)
+			testutil.CheckLeaks(t)
 			if tt.ipv6 {
 				needIPv6(t)
 			}
-			dir := shortDir(t)
+			dir := testutil.ShortDir(t)
 			old := newSet(t)
 			o := open(t, old, "api", tt.network, tt.oldAddr(dir))
 			next := handoff(t, old)
@@ -242,7 +244,7 @@ func checkShadowed(t *testing.T, s *Set, fresh, inherited string) {
 }
 
 func TestListenFindsInheritedSocketsByAddress(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	old := newSet(t)
 	o := open(t, old, "systemd-ish", "tcp", "127.0.0.1:0")
 	next := handoff(t, old)
@@ -269,7 +271,7 @@ func TestListenFindsInheritedSocketsByAddress(t *testing.T) {
 }
 
 func TestSameNameTwice(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	ln1 := mustListen(t, s, "http", "tcp", "127.0.0.1:0")
 	bound := ln1.Addr().String()
@@ -305,7 +307,7 @@ func TestSameNameTwice(t *testing.T) {
 }
 
 func TestConcurrentRequestsShareOneMember(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	const n = 8
 	var wg sync.WaitGroup
@@ -335,7 +337,7 @@ func TestConcurrentRequestsShareOneMember(t *testing.T) {
 }
 
 func TestExportPassesUnclaimedMembersOn(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	old := newSet(t)
 	a, b := open(t, old, "a", "tcp", "127.0.0.1:0"), open(t, old, "b", "udp", "127.0.0.1:0")
 	next := handoff(t, old)
@@ -359,8 +361,8 @@ func TestExportPassesUnclaimedMembersOn(t *testing.T) {
 func TestUnixSocketFiles(t *testing.T) {
 	for _, network := range []string{"unix", "unixgram"} {
 		t.Run(network, func(t *testing.T) {
-			checkFDs(t)
-			path := filepath.Join(shortDir(t), "s")
+			testutil.CheckLeaks(t)
+			path := filepath.Join(testutil.ShortDir(t), "s")
 			old := newSet(t)
 			open(t, old, "api", network, path).conn.Close()
 			next := handoff(t, old)
@@ -381,8 +383,8 @@ func TestUnixSocketFiles(t *testing.T) {
 }
 
 func TestCloseUnclaimedUnlinksSocketFiles(t *testing.T) {
-	checkFDs(t)
-	path := filepath.Join(shortDir(t), "s")
+	testutil.CheckLeaks(t)
+	path := filepath.Join(testutil.ShortDir(t), "s")
 	old := newSet(t)
 	open(t, old, "api", "unix", path).conn.Close()
 	next := handoff(t, old)
@@ -400,8 +402,8 @@ func TestCloseUnclaimedUnlinksSocketFiles(t *testing.T) {
 // ours and bound its own, or a directory on the path was swapped) is not
 // ours to remove.
 func TestReplacedSocketFileIsNotRemoved(t *testing.T) {
-	checkFDs(t)
-	path := filepath.Join(shortDir(t), "s")
+	testutil.CheckLeaks(t)
+	path := filepath.Join(testutil.ShortDir(t), "s")
 	s := newSet(t)
 	open(t, s, "api", "unix", path).conn.Close()
 	if err := os.Remove(path); err != nil {
@@ -447,8 +449,8 @@ func staleSocketFile(t *testing.T, network, path string) {
 func TestStaleSocketFileIsReplaced(t *testing.T) {
 	for _, network := range []string{"unix", "unixgram"} {
 		t.Run(network, func(t *testing.T) {
-			checkFDs(t)
-			path := filepath.Join(shortDir(t), "s")
+			testutil.CheckLeaks(t)
+			path := filepath.Join(testutil.ShortDir(t), "s")
 			staleSocketFile(t, network, path)
 			s := newSet(t)
 			open(t, s, "api", network, path).serve(t, network, path)
@@ -464,8 +466,8 @@ func TestLiveSocketFileIsInUse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFDs(t)
-			path := filepath.Join(shortDir(t), "s")
+			testutil.CheckLeaks(t)
+			path := filepath.Join(testutil.ShortDir(t), "s")
 			other := New() // another process's set, still serving
 			t.Cleanup(func() { other.Close(false) })
 			live := open(t, other, "live", tt.live, path)
@@ -486,8 +488,8 @@ func TestLiveSocketFileIsInUse(t *testing.T) {
 }
 
 func TestNonSocketFileIsNeverRemoved(t *testing.T) {
-	checkFDs(t)
-	path := filepath.Join(shortDir(t), "s")
+	testutil.CheckLeaks(t)
+	path := filepath.Join(testutil.ShortDir(t), "s")
 	if err := os.WriteFile(path, []byte("keep"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +517,7 @@ func TestNonSocketFileIsNeverRemoved(t *testing.T) {
 }
 
 func TestInheritIntoClosedSetClosesFDs(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	old := newSet(t)
 	open(t, old, "a", "tcp", "127.0.0.1:0").conn.Close()
 	entries, fds, err := old.Export()
@@ -536,7 +538,7 @@ func TestInheritIntoClosedSetClosesFDs(t *testing.T) {
 }
 
 func TestInheritedNameClash(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	old := newSet(t)
 	open(t, old, "a", "tcp", "127.0.0.1:0").conn.Close()
 	entries, fds, err := old.Export()
@@ -556,7 +558,7 @@ func TestInheritedNameClash(t *testing.T) {
 }
 
 func TestFileWhenTheSetClosesDuringOpen(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	s := newSet(t)
 	path := filepath.Join(t.TempDir(), "f")
 	_, err := s.File("f", func() (*os.File, error) {
@@ -572,7 +574,7 @@ func TestAbstractUnixSocket(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("abstract Unix sockets are Linux-only")
 	}
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	name := "@listeners-test-" + strconv.Itoa(os.Getpid())
 	old := newSet(t)
 	o := open(t, old, "api", "unix", name)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // helperEnv makes the test binary act as a socket-activated child instead
@@ -99,7 +101,7 @@ func claimAndAccept(s *Set, addr string) bool {
 func activationFiles(t *testing.T) ([]*os.File, []Entry) {
 	t.Helper()
 	s := newSet(t)
-	dir := shortDir(t)
+	dir := testutil.ShortDir(t)
 	open(t, s, "1tcp", "tcp", "127.0.0.1:0")
 	open(t, s, "2udp", "udp", "127.0.0.1:0")
 	open(t, s, "3unix", "unix", filepath.Join(dir, "s"))
@@ -152,7 +154,7 @@ func runSystemdChild(t *testing.T, files []*os.File, env ...string) helperReport
 }
 
 func TestInheritSystemdInAChild(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	files, ents := activationFiles(t)
 	tcp, udp, unixSock := ents[0], ents[1], ents[2]
 	rep := runSystemdChild(t, files,
@@ -182,7 +184,7 @@ func TestInheritSystemdInAChild(t *testing.T) {
 }
 
 func TestInheritSystemdIgnoresOtherPids(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	files, _ := activationFiles(t)
 	rep := runSystemdChild(t, files, "LISTEN_PID=1", "LISTEN_FDS=4", "LISTEN_FDNAMES=a:b:c:d")
 	if rep.N != 0 || rep.Err != "" || len(rep.Infos) != 0 {
@@ -194,7 +196,7 @@ func TestInheritSystemdIgnoresOtherPids(t *testing.T) {
 }
 
 func TestInheritSystemdRejectsALyingCount(t *testing.T) {
-	checkFDs(t)
+	testutil.CheckLeaks(t)
 	files, _ := activationFiles(t)
 	rep := runSystemdChild(t, files, pidSelfEnv+"=1", "LISTEN_FDS=9")
 	if rep.N != 0 || len(rep.Infos) != 0 {
@@ -225,7 +227,7 @@ func TestInheritSystemdEnvironment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkFDs(t)
+			testutil.CheckLeaks(t)
 			t.Setenv("LISTEN_PID", tt.pid)
 			t.Setenv("LISTEN_FDS", tt.fds)
 			s := newSet(t)
