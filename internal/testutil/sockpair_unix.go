@@ -23,12 +23,12 @@ func SocketPair(t testing.TB) (a, b *net.UnixConn) {
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
 	}
-	return fileConn(t, fds[0]), fileConn(t, fds[1])
+	return FileUnixConn(t, fds[0]), FileUnixConn(t, fds[1])
 }
 
-// fileConn makes a *net.UnixConn of fd, which it closes: net.FileConn
-// works on a dup.
-func fileConn(t testing.TB, fd int) *net.UnixConn {
+// FileUnixConn makes a *net.UnixConn, closed at cleanup, of fd, a Unix
+// socket, which it closes: net.FileConn works on a dup.
+func FileUnixConn(t testing.TB, fd int) *net.UnixConn {
 	t.Helper()
 	f := os.NewFile(uintptr(fd), "socketpair")
 	c, err := net.FileConn(f)

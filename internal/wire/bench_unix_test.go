@@ -2,11 +2,15 @@
 
 package wire
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/handoff-go/handoff/internal/testutil"
+)
 
 func BenchmarkFiles1000(b *testing.B) {
 	const n = 1000
-	checkLeaks(b)
+	testutil.CheckLeaks(b)
 	sender, receiver := connPair(b)
 	entries, fds := makeEntries(n), makeFDs(b, n)
 	b.ReportAllocs()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -17,7 +19,7 @@ func TestRoundTrip(t *testing.T) {
 			if need := uint64(2*n + 256); fdLimit(t) < need {
 				t.Skipf("RLIMIT_NOFILE is %d; %d fds need about %d", fdLimit(t), n, need)
 			}
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			roundTrip(t, makeEntries(n), makeFDs(t, n))
 		})
 	}
@@ -66,7 +68,7 @@ func TestRoundTripLongNames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			entries := makeEntries(300)
 			for i := range entries {
 				entries[i].Name = fmt.Sprintf("%04d", i) + strings.Repeat(tt.char, MaxNameLen-4)
@@ -80,7 +82,7 @@ func TestRoundTripLongNames(t *testing.T) {
 // Fields left out of one batch's entries must not keep the values of the
 // batch before.
 func TestRoundTripFreshEntries(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	entries := makeEntries(MaxFDsPerMessage + 2)
 	for i := MaxFDsPerMessage; i < len(entries); i++ {
 		entries[i].Addr = ""
@@ -90,8 +92,8 @@ func TestRoundTripFreshEntries(t *testing.T) {
 
 // A receiver may find the manifest and the whole first batch in one read.
 func TestManifestAndBatchInOneRead(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	fds := makeFDs(t, 3)
 	manifest, _ := encodeFrame(TypeManifest, Manifest{Count: 3})
@@ -128,7 +130,7 @@ func TestSendFilesRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			sender, receiver := connPair(t)
 			sender.SetMaxFDs(4)
 			checkErr(t, sender.SendFiles(tt.entries, tt.fds), tt.want, tt.wantMsg)
@@ -146,7 +148,7 @@ func TestSendFilesRefuses(t *testing.T) {
 // A manifest above the receiver's limit is refused and the sender hears
 // why.
 func TestRecvFilesTooMany(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	sender, receiver := connPair(t)
 	receiver.SetMaxFDs(4)
 	sent := sendAsync(sender, makeEntries(10), makeFDs(t, 10))
@@ -175,7 +177,7 @@ func TestSendFilesBadAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			sender, peer := connPair(t)
 			sent := sendAsync(sender, makeEntries(1), makeFDs(t, 1))
 			if err := takeBatch(peer); err != nil {
@@ -208,7 +210,7 @@ func takeBatch(peer *Conn) error {
 
 // After a bad ack the sender tells the peer why it gives up.
 func TestSendFilesAbortsOnBadAck(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	sender, peer := connPair(t)
 	sent := sendAsync(sender, makeEntries(1), makeFDs(t, 1))
 	if err := takeBatch(peer); err != nil {
@@ -223,7 +225,7 @@ func TestSendFilesAbortsOnBadAck(t *testing.T) {
 }
 
 func TestSendFilesZero(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	sender, peer := connPair(t)
 	if err := sender.SendFiles(nil, nil); err != nil {
 		t.Fatalf("SendFiles(nil, nil): %v", err)
@@ -278,7 +280,7 @@ func exampleConn(fd int) *Conn {
 // SendFilesAhead writes the manifest and the first batch before it waits
 // for anything: a peer that reads them all before it says hello gets them.
 func TestSendFilesAhead(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	sender, receiver := connPair(t)
 	fds := makeFDs(t, 3)
 	heard := make(chan error, 1)
@@ -316,7 +318,7 @@ func TestSendFilesAhead(t *testing.T) {
 // receiver finds the next batch waiting instead of a sender to wake; then
 // it waits, and every fd still arrives once the acks come.
 func TestSendFilesWritesAhead(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	sender, peer := connPair(t)
 	n := (ackWindow + 2) * MaxFDsPerMessage
 	sent := sendAsync(sender, makeEntries(n), makeFDs(t, n))
@@ -357,7 +359,7 @@ func TestSendFilesWritesAhead(t *testing.T) {
 // A receiver that refuses a batch and hangs up while later batches are on
 // their way: the sender reports its reason, not a broken pipe.
 func TestSendFilesAbortWhileAhead(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	sender, peer := connPair(t)
 	n := 40 * MaxFDsPerMessage // more than any socket buffer holds, so a write fails
 	sent := sendAsync(sender, makeEntries(n), makeFDs(t, n))

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // FuzzConnRecv feeds arbitrary bytes, with up to 7 fds attached from byte
@@ -21,8 +23,8 @@ func FuzzConnRecv(f *testing.F) {
 	f.Add(append(manifest, batchFrame(0, 2)...), uint8(2), uint16(0))
 	f.Add(append(hello, hello...), uint8(1), uint16(len(hello)-1))
 	f.Fuzz(func(t *testing.T, data []byte, nfds uint8, split uint16) {
-		checkLeaks(t)
-		peer, rc := socketPair(t)
+		testutil.CheckLeaks(t)
+		peer, rc := testutil.SocketPair(t)
 		receiver := NewConn(rc)
 		receiver.SetTimeout(testTimeout)
 		at := min(int(split), len(data))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // wantFDLimit is enough for the largest round trip: 5000 fds sent, 5000
@@ -76,80 +78,10 @@ func warmUpNetpoll() {
 	}
 }
 
-// openFDs lists the process's open fds with what they point to, or nil
-// where /proc is absent.
-func openFDs() map[string]string {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return nil
-	}
-	fds := make(map[string]string, len(ents))
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		fds[e.Name()] = target
-	}
-	return fds
-}
-
-// checkLeaks fails t if it ends with more fds open than it began with.
-// Call it first in a test, so that its cleanup runs after every other.
-func checkLeaks(t testing.TB) {
-	t.Helper()
-	before := openFDs()
-	if before == nil {
-		t.Log("no /proc/self/fd: fd leak check skipped")
-		return
-	}
-	t.Cleanup(func() {
-		after := openFDs()
-		if len(after) <= len(before) {
-			return
-		}
-		var leaked []string
-		for fd, target := range after {
-			if _, ok := before[fd]; !ok {
-				leaked = append(leaked, fd+" -> "+target)
-			}
-		}
-		slices.Sort(leaked)
-		if len(leaked) > 10 {
-			leaked = append(leaked[:10], "...")
-		}
-		t.Errorf("open fds: got %d after the test; want at most %d as before. New: %s",
-			len(after), len(before), strings.Join(leaked, ", "))
-	})
-}
-
-// socketPair returns the two ends of an AF_UNIX stream socketpair, closed
-// at cleanup.
-func socketPair(t testing.TB) (a, b *net.UnixConn) {
-	t.Helper()
-	fds, err := socketpair()
-	if err != nil {
-		t.Fatalf("socketpair: %v", err)
-	}
-	return fileConn(t, fds[0]), fileConn(t, fds[1])
-}
-
-// fileConn makes a *net.UnixConn of fd; net.FileConn dups it, so fd itself
-// is closed here.
-func fileConn(t testing.TB, fd int) *net.UnixConn {
-	t.Helper()
-	f := os.NewFile(uintptr(fd), "socketpair")
-	c, err := net.FileConn(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("FileConn: %v", err)
-	}
-	uc := c.(*net.UnixConn)
-	t.Cleanup(func() { uc.Close() })
-	return uc
-}
-
 // connPair returns two connected Conns, closed at cleanup.
 func connPair(t testing.TB) (a, b *Conn) {
 	t.Helper()
-	ua, ub := socketPair(t)
+	ua, ub := testutil.SocketPair(t)
 	return newTestConn(t, ua), newTestConn(t, ub)
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // dgramPair returns the two ends of an AF_UNIX datagram socketpair,
@@ -20,7 +22,7 @@ func dgramPair(t *testing.T) (a, b *net.UnixConn) {
 	if err != nil {
 		t.Fatalf("socketpair: %v", err)
 	}
-	return fileConn(t, fds[0]), fileConn(t, fds[1])
+	return testutil.FileUnixConn(t, fds[0]), testutil.FileUnixConn(t, fds[1])
 }
 
 // readControl sends one datagram with fds from a to b and returns what
@@ -50,7 +52,7 @@ func readControl(t *testing.T, a, b *net.UnixConn, fds ...int) ([]int, Cred) {
 }
 
 func TestPassCredDatagram(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	a, b := dgramPair(t)
 	if _, from := readControl(t, a, b); from != (Cred{}) {
 		t.Errorf("credentials before PassCred: got %+v; want none", from)

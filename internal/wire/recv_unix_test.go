@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // peerStep is what a hand-rolled peer does before the receiver reads.
@@ -135,8 +137,8 @@ func TestRecvRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkLeaks(t)
-			peer, rc := socketPair(t)
+			testutil.CheckLeaks(t)
+			peer, rc := testutil.SocketPair(t)
 			receiver := newTestConn(t, rc)
 			for _, step := range tt.peer {
 				step(t, peer)
@@ -174,8 +176,8 @@ func checkHearsAbort(t *testing.T, peer *net.UnixConn, err error) {
 
 // A framing error leaves the stream out of step, so later reads fail too.
 func TestRecvAfterFramingError(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	writeFrames(t, peer, nil, []byte("garbage!"), hello)
 	checkErr(t, recvAny(receiver), ErrMalformed, "bad magic")
@@ -183,8 +185,8 @@ func TestRecvAfterFramingError(t *testing.T) {
 }
 
 func TestRecvTimeout(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	receiver.SetTimeout(20 * time.Millisecond)
 	checkErr(t, recvAny(receiver), os.ErrDeadlineExceeded, "wire: recv: read")
@@ -201,8 +203,8 @@ func TestRecvTimeout(t *testing.T) {
 }
 
 func TestRecvFilesTimeout(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	receiver.SetTimeout(20 * time.Millisecond)
 	writeFrames(t, peer, nil, manifestOf2)
@@ -212,8 +214,8 @@ func TestRecvFilesTimeout(t *testing.T) {
 
 // SetDeadline bounds every later step until SetTimeout is called again.
 func TestSetDeadline(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	writeFrames(t, peer, nil, hello)
 	receiver.SetDeadline(time.Now().Add(-time.Second))
@@ -227,8 +229,8 @@ func TestSetDeadline(t *testing.T) {
 
 // With room for fewer fds than arrive, the kernel sets MSG_CTRUNC.
 func TestRecvTruncated(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	receiver.oob = make([]byte, unix.CmsgSpace(4)) // room for 2 fds on 64-bit, 1 on 32
 	writeFrames(t, peer, nil, frame(TypeManifest, Manifest{Count: 3}))
@@ -239,8 +241,8 @@ func TestRecvTruncated(t *testing.T) {
 // fds that wait for the rest of their frame belong to the Conn until
 // then, and Close closes them.
 func TestClosePendingFDs(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := NewConn(rc)
 	receiver.SetTimeout(20 * time.Millisecond)
 	b := batchFrame(0, 3)
@@ -258,24 +260,30 @@ func TestClosePendingFDs(t *testing.T) {
 // When the stream ends mid-frame, fds that came with the partial frame are
 // closed at once, not only at Close.
 func TestReadErrorClosesPendingFDs(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	b := batchFrame(0, 3)
 	writeFrames(t, peer, nil, frame(TypeManifest, Manifest{Count: 3}))
 	writeFrames(t, peer, makeFDs(t, 3), b[:len(b)/2])
 	hangsUp(t, peer)
-	before := len(openFDs())
+	before := fdCount()
 	checkErr(t, recvFiles(receiver), io.ErrUnexpectedEOF, "bytes of a batch frame")
-	if after := len(openFDs()); after != before {
+	if after := fdCount(); after != before {
 		t.Errorf("open fds: got %d after the failed Recv; want %d as before", after, before)
 	}
 }
 
+// fdCount counts this process's open fds; 0 where /proc is absent.
+func fdCount() int {
+	fds, _ := testutil.OpenFDs(0)
+	return len(fds)
+}
+
 // Close unblocks a receiver.
 func TestCloseWhileReceiving(t *testing.T) {
-	checkLeaks(t)
-	_, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	_, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	done := make(chan error, 1)
 	go func() { done <- recvFiles(receiver) }()
@@ -287,7 +295,7 @@ func TestCloseWhileReceiving(t *testing.T) {
 
 // One goroutine may send while another receives, on both ends at once.
 func TestConcurrentSendRecv(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	a, b := connPair(t)
 	const n = 200
 	errs := make(chan error, 4)
@@ -320,7 +328,7 @@ func TestConcurrentSendRecv(t *testing.T) {
 }
 
 func TestPeerCred(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	a, _ := connPair(t)
 	cred, err := a.PeerCred()
 	if errors.Is(err, errors.ErrUnsupported) {
@@ -342,8 +350,8 @@ func TestPeerCred(t *testing.T) {
 // each byte carrying fds, must not pile descriptors up in the receiver:
 // the first fds that are not the start of a wanted batch end the stream.
 func TestTrickledFDsEndTheStream(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	writeFrames(t, peer, nil, header("HO", 1, TypeRequest, MaxFrameSize))
 	written := make(chan error, 1)
@@ -362,8 +370,8 @@ func TestTrickledFDsEndTheStream(t *testing.T) {
 
 // With TrackSenders, the kernel names the process that wrote each frame.
 func TestLastSender(t *testing.T) {
-	checkLeaks(t)
-	peer, rc := socketPair(t)
+	testutil.CheckLeaks(t)
+	peer, rc := testutil.SocketPair(t)
 	receiver := newTestConn(t, rc)
 	if _, ok := receiver.LastSender(); ok {
 		t.Fatal("LastSender before TrackSenders: got ok; want not ok")
