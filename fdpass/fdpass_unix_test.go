@@ -5,38 +5,17 @@ package fdpass_test
 import (
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/handoff-go/handoff/fdpass"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// pair returns two connected Unix stream sockets, closed at cleanup.
-func pair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
-	t.Helper()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make([]*net.UnixConn, 2)
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "pair")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c.(*net.UnixConn)
-		t.Cleanup(func() { c.Close() })
-	}
-	return conns[0], conns[1]
-}
-
 func TestSendReceiveFiles(t *testing.T) {
+	testutil.CheckLeaks(t)
 	dir := t.TempDir()
 	var files []*os.File
 	for _, name := range []string{"a", "b", "c"} {
@@ -51,7 +30,7 @@ func TestSendReceiveFiles(t *testing.T) {
 		defer f.Close()
 		files = append(files, f)
 	}
-	a, b := pair(t)
+	a, b := testutil.SocketPair(t)
 	sent := make(chan error, 1)
 	go func() { sent <- fdpass.Send(a, files) }()
 	got, err := fdpass.Receive(b)
@@ -77,7 +56,8 @@ func TestSendReceiveFiles(t *testing.T) {
 }
 
 func TestReceiveFromPeerThatHangsUp(t *testing.T) {
-	a, b := pair(t)
+	testutil.CheckLeaks(t)
+	a, b := testutil.SocketPair(t)
 	a.Close()
 	files, err := fdpass.Receive(b)
 	if !errors.Is(err, wire.ErrClosed) || files != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/httpdrain"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // blockingHandler signals entered, waits for release (called at cleanup at
@@ -59,8 +60,8 @@ func TestInFlightRequestCompletesWithConnectionClose(t *testing.T) {
 			h, entered, release := blockingHandler(t, tt.respond)
 			grace := 50 * time.Millisecond
 			sv := newServer(t, h, httpdrain.Options{IdleGrace: grace})
-			c := mustDial(t, sv.addr)
-			if err := c.send("/"); err != nil {
+			c := testutil.MustDialRaw(t, sv.addr)
+			if err := c.Send("/"); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			<-entered
@@ -72,7 +73,7 @@ func TestInFlightRequestCompletesWithConnectionClose(t *testing.T) {
 			case <-time.After(3 * grace): // long enough for a wrong idle close
 			}
 			release()
-			resp, body, err := c.read()
+			resp, body, err := c.ReadResponse()
 			if err != nil {
 				t.Fatalf("in-flight request: %v; want a response", err)
 			}
@@ -92,9 +93,9 @@ func TestInFlightRequestCompletesWithConnectionClose(t *testing.T) {
 func TestIdleConnClosedAfterGrace(t *testing.T) {
 	const grace = time.Second
 	sv := newServer(t, okHandler("ok"), httpdrain.Options{IdleGrace: grace})
-	silent, active := mustDial(t, sv.addr), mustDial(t, sv.addr)
-	for _, c := range []*rawClient{silent, active} {
-		if resp, _, err := c.get("/"); err != nil || resp.Close {
+	silent, active := testutil.MustDialRaw(t, sv.addr), testutil.MustDialRaw(t, sv.addr)
+	for _, c := range []*testutil.RawConn{silent, active} {
+		if resp, _, err := c.Get("/"); err != nil || resp.Close {
 			t.Fatalf("request before drain: err=%v; want a kept-alive response", err)
 		}
 	}
@@ -102,16 +103,16 @@ func TestIdleConnClosedAfterGrace(t *testing.T) {
 	drained := drainAsync(sv.s)
 	waitClosed(t, "Draining()", sv.s.Draining())
 
-	resp, body, err := active.get("/")
+	resp, body, err := active.Get("/")
 	if err != nil {
 		t.Fatalf("request on idle conn during the grace: %v; want an answer", err)
 	}
 	if body != "ok" || !resp.Close {
 		t.Errorf("got %q Close=%v; want \"ok\" Close=true", body, resp.Close)
 	}
-	active.waitEOF(t)
+	active.WaitEOF(t)
 
-	silent.waitEOF(t)
+	silent.WaitEOF(t)
 	if took := time.Since(start); took < grace {
 		t.Errorf("idle conn closed %v after drain start; want at least %v", took, grace)
 	}
@@ -139,8 +140,8 @@ func TestDrainCutsAtDeadline(t *testing.T) {
 			var logs syncBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, nil))
 			sv := newServer(t, h, httpdrain.Options{Deadline: tt.deadline, Logger: logger})
-			c := mustDial(t, sv.addr)
-			if err := c.send("/"); err != nil {
+			c := testutil.MustDialRaw(t, sv.addr)
+			if err := c.Send("/"); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			<-entered
@@ -170,7 +171,7 @@ func TestDrainCutsAtDeadline(t *testing.T) {
 			if warns := logs.linesWith("level=WARN"); len(warns) != 1 || !strings.Contains(warns[0], "conns=1") {
 				t.Errorf("warning log lines %q; want one saying conns=1", warns)
 			}
-			if _, _, err := c.read(); err == nil {
+			if _, _, err := c.ReadResponse(); err == nil {
 				t.Errorf("read on cut conn: got a response; want an error")
 			}
 		})
@@ -212,17 +213,17 @@ func TestHijackedConnKeepsDrainWaiting(t *testing.T) {
 			})
 			s = httpdrain.New(&http.Server{Handler: h}, httpdrain.Options{IdleGrace: grace})
 			sv := startServe(t, s, listenTCP(t))
-			c := mustDial(t, sv.addr)
-			if err := c.send("/ws"); err != nil {
+			c := testutil.MustDialRaw(t, sv.addr)
+			if err := c.Send("/ws"); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			waitClosed(t, "hijacked", hijacked)
 			drained := drainAsync(s)
-			if line, err := c.br.ReadString('\n'); err != nil || line != "bye\n" {
+			if line, err := c.R.ReadString('\n'); err != nil || line != "bye\n" {
 				t.Fatalf("hijacked conn read = %q, %v; want \"bye\\n\"", line, err)
 			}
 			assertWaiting(t, drained, 3*grace)
-			c.conn.Close()
+			c.Conn.Close()
 			waitClosed(t, "handler's close", closed)
 			if tt.track {
 				assertWaiting(t, drained, 3*grace)
@@ -261,8 +262,8 @@ func TestTrackedConnCutAtDeadline(t *testing.T) {
 	})
 	s = httpdrain.New(&http.Server{Handler: h}, httpdrain.Options{Deadline: 200 * time.Millisecond})
 	sv := startServe(t, s, listenTCP(t))
-	c := mustDial(t, sv.addr)
-	if err := c.send("/ws"); err != nil {
+	c := testutil.MustDialRaw(t, sv.addr)
+	if err := c.Send("/ws"); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	waitClosed(t, "tracked", tracked)
@@ -271,7 +272,7 @@ func TestTrackedConnCutAtDeadline(t *testing.T) {
 	if !errors.As(err, &cut) || cut.Conns != 1 {
 		t.Fatalf("Drain = %v; want a CutError for 1 conn", err)
 	}
-	c.waitEOF(t)
+	c.WaitEOF(t)
 }
 
 func TestServeAfterDrain(t *testing.T) {
@@ -301,11 +302,11 @@ func TestConnStateHookChained(t *testing.T) {
 	}}
 	s := httpdrain.New(srv, httpdrain.Options{})
 	sv := startServe(t, s, listenTCP(t))
-	c := mustDial(t, sv.addr)
-	if _, _, err := c.get("/"); err != nil {
+	c := testutil.MustDialRaw(t, sv.addr)
+	if _, _, err := c.Get("/"); err != nil {
 		t.Fatalf("get: %v", err)
 	}
-	c.conn.Close()
+	c.Conn.Close()
 	if err := recvErr(t, "Drain", drainAsync(s)); err != nil {
 		t.Fatalf("Drain = %v; want nil", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/httpdrain"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // dupListener returns a second listener on root's socket, as a successor
@@ -91,10 +92,10 @@ type loadClient struct {
 
 func (lc *loadClient) run(stop <-chan struct{}) {
 	lc.lastByGen = map[string]bool{}
-	var c *rawClient
+	var c *testutil.RawConn
 	defer func() {
 		if c != nil {
-			c.conn.Close()
+			c.Conn.Close()
 		}
 	}()
 	for i := 0; i < lc.maxReqs; i++ {
@@ -109,29 +110,29 @@ func (lc *loadClient) run(stop <-chan struct{}) {
 
 // once sends one request on c (or a new connection) and returns the
 // connection to use next, nil when the server asked to close it.
-func (lc *loadClient) once(c *rawClient) *rawClient {
+func (lc *loadClient) once(c *testutil.RawConn) *testutil.RawConn {
 	if c == nil {
 		var err error
-		if c, err = dialRaw(lc.addr); err != nil {
+		if c, err = testutil.DialRaw(lc.addr); err != nil {
 			lc.loss(err)
 			return nil
 		}
 		lc.reconnects++
 	}
-	resp, _, err := c.get("/")
+	resp, _, err := c.Get("/")
 	if err == nil && resp.StatusCode != http.StatusOK {
 		err = fmt.Errorf("status %d", resp.StatusCode)
 	}
 	if err != nil {
 		lc.loss(err)
-		c.conn.Close()
+		c.Conn.Close()
 		return nil
 	}
 	lc.ok++
 	lc.progress.Add(1)
 	lc.lastByGen[resp.Header.Get("X-Gen")] = resp.Close
 	if resp.Close || !lc.keepAlive {
-		c.conn.Close()
+		c.Conn.Close()
 		return nil
 	}
 	return c

@@ -1,9 +1,7 @@
 package httpdrain_test
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -102,68 +100,6 @@ func waitClosed(t *testing.T, what string, ch <-chan struct{}) {
 	case <-ch:
 	case <-time.After(waitLimit):
 		t.Fatalf("%s not closed after %v", what, waitLimit)
-	}
-}
-
-// rawClient speaks HTTP/1.1 by hand and never retries: every error is a
-// lost request.
-type rawClient struct {
-	conn net.Conn
-	br   *bufio.Reader
-}
-
-func dialRaw(addr string) (*rawClient, error) {
-	c, err := net.DialTimeout("tcp", addr, waitLimit)
-	if err != nil {
-		return nil, err
-	}
-	return &rawClient{conn: c, br: bufio.NewReader(c)}, nil
-}
-
-// mustDial dials addr and closes the client at cleanup.
-func mustDial(t *testing.T, addr string) *rawClient {
-	t.Helper()
-	c, err := dialRaw(addr)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { c.conn.Close() })
-	return c
-}
-
-func (c *rawClient) send(path string) error {
-	c.conn.SetDeadline(time.Now().Add(waitLimit))
-	_, err := fmt.Fprintf(c.conn, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
-	return err
-}
-
-// read reads one response and its body.
-func (c *rawClient) read() (*http.Response, string, error) {
-	c.conn.SetDeadline(time.Now().Add(waitLimit))
-	resp, err := http.ReadResponse(c.br, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp, string(body), err
-}
-
-func (c *rawClient) get(path string) (*http.Response, string, error) {
-	if err := c.send(path); err != nil {
-		return nil, "", err
-	}
-	return c.read()
-}
-
-// waitEOF waits until the server closes c, and fails if anything else
-// arrives first.
-func (c *rawClient) waitEOF(t *testing.T) {
-	t.Helper()
-	c.conn.SetReadDeadline(time.Now().Add(waitLimit))
-	b, err := c.br.ReadByte()
-	if err != io.EOF {
-		t.Fatalf("read on conn the server should close = %q, %v; want EOF", b, err)
 	}
 }
 

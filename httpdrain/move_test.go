@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/handoff-go/handoff/httpdrain"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // handMover "moves" a connection to a second server in this process, the
@@ -91,14 +92,14 @@ func TestDrainMovesIdleConn(t *testing.T) {
 	m := &handMover{to: newChanListener()}
 	serveSecond(t, m.to)
 	sv := newServer(t, okHandler("first"), httpdrain.Options{Mover: m, IdleGrace: waitLimit})
-	c := mustDial(t, sv.addr)
-	if _, body, err := c.get("/"); err != nil || body != "first" {
+	c := testutil.MustDialRaw(t, sv.addr)
+	if _, body, err := c.Get("/"); err != nil || body != "first" {
 		t.Fatalf("before the drain: %q, %v; want first", body, err)
 	}
 	if err := recvErr(t, "Drain", drainAsync(sv.s)); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
-	resp, body, err := c.get("/")
+	resp, body, err := c.Get("/")
 	if err != nil || body != "second" || resp.Close {
 		t.Fatalf("after the drain: %q, %v (close %v); want second on the same connection", body, err, resp != nil && resp.Close)
 	}
@@ -113,12 +114,12 @@ func TestDrainMovesIdleConn(t *testing.T) {
 func TestDrainAfterFailedMove(t *testing.T) {
 	m := &handMover{fail: errors.New("next process refused"), to: newChanListener()}
 	sv := newServer(t, okHandler("first"), httpdrain.Options{Mover: m})
-	c := mustDial(t, sv.addr)
-	if _, _, err := c.get("/"); err != nil {
+	c := testutil.MustDialRaw(t, sv.addr)
+	if _, _, err := c.Get("/"); err != nil {
 		t.Fatal(err)
 	}
 	errc := drainAsync(sv.s)
-	c.waitEOF(t)
+	c.WaitEOF(t)
 	if err := recvErr(t, "Drain", errc); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
@@ -142,22 +143,22 @@ func TestBusyConnMovesWhenIdle(t *testing.T) {
 		fmt.Fprint(w, "first")
 	})
 	sv := newServer(t, h, httpdrain.Options{Mover: m, IdleGrace: waitLimit})
-	c := mustDial(t, sv.addr)
-	if err := c.send("/hold"); err != nil {
+	c := testutil.MustDialRaw(t, sv.addr)
+	if err := c.Send("/hold"); err != nil {
 		t.Fatal(err)
 	}
 	waitClosed(t, "handler start", started) // else the request may move unread, which is fine but not this test
 	errc := drainAsync(sv.s)
 	waitClosed(t, "Draining", sv.s.Draining())
 	close(release)
-	resp, body, err := c.read()
+	resp, body, err := c.ReadResponse()
 	if err != nil || body != "first" || resp.Close {
 		t.Fatalf("held request: %q, %v; want first without Connection: close", body, err)
 	}
 	if err := recvErr(t, "Drain", errc); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
-	if _, body, err := c.get("/"); err != nil || body != "second" {
+	if _, body, err := c.Get("/"); err != nil || body != "second" {
 		t.Fatalf("after the move: %q, %v; want second", body, err)
 	}
 }
@@ -180,27 +181,27 @@ func TestBufferedBytesNotMoved(t *testing.T) {
 		fmt.Fprint(w, "first")
 	})
 	sv := newServer(t, h, httpdrain.Options{Mover: m, IdleGrace: waitLimit})
-	c := mustDial(t, sv.addr)
-	if _, err := fmt.Fprint(c.conn, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGE"); err != nil {
+	c := testutil.MustDialRaw(t, sv.addr)
+	if _, err := fmt.Fprint(c.Conn, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGE"); err != nil {
 		t.Fatal(err)
 	}
 	waitClosed(t, "handler start", started) // else the request may move unread, which is fine but not this test
 	errc := drainAsync(sv.s)
 	waitClosed(t, "Draining", sv.s.Draining())
 	close(release)
-	if _, body, err := c.read(); err != nil || body != "first" {
+	if _, body, err := c.ReadResponse(); err != nil || body != "first" {
 		t.Fatalf("held request: %q, %v", body, err)
 	}
-	if _, err := fmt.Fprint(c.conn, "T / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+	if _, err := fmt.Fprint(c.Conn, "T / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	if resp, body, err := c.read(); err != nil || body != "first" {
+	if resp, body, err := c.ReadResponse(); err != nil || body != "first" {
 		t.Fatalf("pipelined request: %v, %q, %v; want first (not moved with bytes buffered)", resp, body, err)
 	}
 	if err := recvErr(t, "Drain", errc); err != nil {
 		t.Fatalf("Drain: %v", err)
 	}
-	if _, body, err := c.get("/"); err != nil || body != "second" {
+	if _, body, err := c.Get("/"); err != nil || body != "second" {
 		t.Fatalf("after the pipelined request: %q, %v; want second (moved once empty)", body, err)
 	}
 }
