@@ -7,6 +7,7 @@ package sdnotify
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"time"
 )
@@ -35,4 +36,18 @@ func Send(state string, files ...*os.File) error {
 		return nil
 	}
 	return SendTo(addr, state, files...)
+}
+
+// SendTo is Send to the datagram socket at addr (a path, or "@name" in
+// Linux's abstract namespace), whatever NOTIFY_SOCKET says. Where service
+// managers do not use this protocol (anywhere but Linux) it returns an
+// error wrapping errors.ErrUnsupported.
+func SendTo(addr, state string, files ...*os.File) error {
+	if state == "" {
+		return errEmpty
+	}
+	if err := send(addr, []byte(state), files); err != nil {
+		return fmt.Errorf("sdnotify: send to %s: %w", addr, err)
+	}
+	return nil
 }

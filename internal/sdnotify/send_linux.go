@@ -10,22 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// SendTo is Send to the datagram socket at addr (a path, or "@name" in the
-// abstract namespace), whatever NOTIFY_SOCKET says.
-func SendTo(addr, state string, files ...*os.File) error {
-	if state == "" {
-		return errEmpty
-	}
+// send sends b with the descriptors of files attached.
+func send(addr string, b []byte, files []*os.File) error {
 	fds, err := rawFDs(files)
 	if err != nil {
-		return fmt.Errorf("sdnotify: %w", err)
+		return err
 	}
-	err = sendmsg(addr, []byte(state), fds)
+	err = sendmsg(addr, b, fds)
 	runtime.KeepAlive(files) // their descriptors stay open until sent
-	if err != nil {
-		return fmt.Errorf("sdnotify: send to %s: %w", addr, err)
-	}
-	return nil
+	return err
 }
 
 // sendmsg sends one datagram from a socket of its own, as sd_notify does.

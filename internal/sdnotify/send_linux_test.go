@@ -4,10 +4,10 @@ package sdnotify
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -162,7 +162,7 @@ func TestSendErrors(t *testing.T) {
 }
 
 func TestSendAbstract(t *testing.T) {
-	addr := fmt.Sprintf("@handoff-sdnotify-test-%d", os.Getpid())
+	addr := "@handoff-sdnotify-test-" + strconv.Itoa(os.Getpid())
 	c := listenNotify(t, addr)
 	t.Setenv(EnvSocket, addr)
 	if err := Send("STOPPING=1"); err != nil {

@@ -4,16 +4,7 @@ package sdnotify
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"runtime"
 )
 
-// SendTo returns an error wrapping errors.ErrUnsupported: service managers
-// that speak this protocol run on Linux.
-func SendTo(addr, state string, files ...*os.File) error {
-	if state == "" {
-		return errEmpty
-	}
-	return fmt.Errorf("sdnotify: %s on %s: %w", addr, runtime.GOOS, errors.ErrUnsupported)
-}
+func send(string, []byte, []*os.File) error { return errors.ErrUnsupported }
