@@ -1,13 +1,11 @@
 package httpdrain
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strings"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -91,44 +89,36 @@ func (l *readLog) idleRead(t *testing.T) (n int, all []int) {
 // largest it ever issues, means its reader holds none of the connection's
 // bytes. That is bufio's default size, not a promise of net/http.
 func TestNetHTTPReadsThroughHTTPReadBuffer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := &readLog{}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		io.WriteString(w, "ok")
-	}), ConnState: log.wentIdle}
-	go srv.Serve(loggedListener{ln, log})
-	t.Cleanup(func() { srv.Close() })
-	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	}))
+	srv.Listener = loggedListener{srv.Listener, log}
+	srv.Config.ConnState = log.wentIdle
+	srv.Start()
+	t.Cleanup(srv.Close)
+	c := testutil.MustDialRaw(t, srv.Listener.Addr().String())
 	// A body smaller than the buffer is read through it too. (A larger one
 	// may be read around it, with larger Reads: that connection then never
 	// moves, which is safe.)
-	body := strings.Repeat("b", 100)
-	for _, req := range []string{
-		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
-		fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body),
-		"GET /again HTTP/1.1\r\nHost: x\r\n\r\n",
+	const post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+	for _, send := range []struct {
+		method string
+		send   func() error
+	}{
+		{"GET", func() error { return c.Send("/") }},
+		{"POST", func() error { _, err := io.WriteString(c.Conn, post); return err }},
+		{"GET", func() error { return c.Send("/again") }},
 	} {
 		log.expect()
-		if _, err := io.WriteString(c, req); err != nil {
+		if err := send.send(); err != nil {
 			t.Fatal(err)
 		}
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
+		if _, body, err := c.ReadResponse(); err != nil || body != "ok" {
+			t.Fatalf("%s: got %q, %v; want ok", send.method, body, err)
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		checkIdleRead(t, log, strings.Fields(req)[0])
+		checkIdleRead(t, log, send.method)
 	}
 }
 
