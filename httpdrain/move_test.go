@@ -10,7 +10,6 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 
 	"github.com/handoff-go/handoff/httpdrain"
@@ -33,17 +32,10 @@ func (m *handMover) Move(_ net.Listener, c net.Conn) error {
 	if m.fail != nil {
 		return m.fail
 	}
-	rc, err := c.(syscall.Conn).SyscallConn()
+	f, err := c.(interface{ File() (*os.File, error) }).File() // a dup
 	if err != nil {
 		return err
 	}
-	var fd int
-	var derr error
-	rc.Control(func(s uintptr) { fd, derr = syscall.Dup(int(s)) })
-	if derr != nil {
-		return derr
-	}
-	f := os.NewFile(uintptr(fd), "moved")
 	defer f.Close()
 	nc, err := net.FileConn(f)
 	if err != nil {
@@ -128,29 +120,49 @@ func TestDrainAfterFailedMove(t *testing.T) {
 	}
 }
 
-// TestBusyConnMovesWhenIdle: a request in flight when the drain starts is
-// answered without "Connection: close" and its connection moves as soon
-// as it is idle; a request written after that reaches the new server.
-func TestBusyConnMovesWhenIdle(t *testing.T) {
+// holding is a handler that answers "first", holding /hold until the
+// drain has started.
+type holding struct{ started, release chan struct{} }
+
+// serveHolding serves a holding handler, with a Mover to a second server
+// that answers "second", and dials it.
+func serveHolding(t *testing.T) (*serving, *testutil.RawConn, *holding) {
+	t.Helper()
 	m := &handMover{to: newChanListener()}
 	serveSecond(t, m.to)
-	started, release := make(chan struct{}), make(chan struct{})
+	hold := &holding{started: make(chan struct{}), release: make(chan struct{})}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
-			close(started)
-			<-release
+			close(hold.started)
+			<-hold.release
 		}
 		fmt.Fprint(w, "first")
 	})
 	sv := newServer(t, h, httpdrain.Options{Mover: m, IdleGrace: waitLimit})
-	c := testutil.MustDialRaw(t, sv.addr)
+	return sv, testutil.MustDialRaw(t, sv.addr), hold
+}
+
+// drain starts the drain once /hold is being handled (else the request may
+// move unread, which is fine but not what the callers test), then lets
+// the handler answer.
+func (h *holding) drain(t *testing.T, sv *serving) <-chan error {
+	t.Helper()
+	waitClosed(t, "handler start", h.started)
+	errc := drainAsync(sv.s)
+	waitClosed(t, "Draining", sv.s.Draining())
+	close(h.release)
+	return errc
+}
+
+// TestBusyConnMovesWhenIdle: a request in flight when the drain starts is
+// answered without "Connection: close" and its connection moves as soon
+// as it is idle; a request written after that reaches the new server.
+func TestBusyConnMovesWhenIdle(t *testing.T) {
+	sv, c, hold := serveHolding(t)
 	if err := c.Send("/hold"); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, "handler start", started) // else the request may move unread, which is fine but not this test
-	errc := drainAsync(sv.s)
-	waitClosed(t, "Draining", sv.s.Draining())
-	close(release)
+	errc := hold.drain(t, sv)
 	resp, body, err := c.ReadResponse()
 	if err != nil || body != "first" || resp.Close {
 		t.Fatalf("held request: %q, %v; want first without Connection: close", body, err)
@@ -170,25 +182,11 @@ func TestBusyConnMovesWhenIdle(t *testing.T) {
 // does the connection move. Moving it early would lose the two bytes and
 // the new server would answer 400.
 func TestBufferedBytesNotMoved(t *testing.T) {
-	m := &handMover{to: newChanListener()}
-	serveSecond(t, m.to)
-	started, release := make(chan struct{}), make(chan struct{})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/hold" {
-			close(started)
-			<-release
-		}
-		fmt.Fprint(w, "first")
-	})
-	sv := newServer(t, h, httpdrain.Options{Mover: m, IdleGrace: waitLimit})
-	c := testutil.MustDialRaw(t, sv.addr)
+	sv, c, hold := serveHolding(t)
 	if _, err := fmt.Fprint(c.Conn, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGE"); err != nil {
 		t.Fatal(err)
 	}
-	waitClosed(t, "handler start", started) // else the request may move unread, which is fine but not this test
-	errc := drainAsync(sv.s)
-	waitClosed(t, "Draining", sv.s.Draining())
-	close(release)
+	errc := hold.drain(t, sv)
 	if _, body, err := c.ReadResponse(); err != nil || body != "first" {
 		t.Fatalf("held request: %q, %v", body, err)
 	}
