@@ -7,11 +7,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/testutil"
 )
@@ -31,22 +31,22 @@ func listenNotify(t *testing.T, addr string) *net.UnixConn {
 // are closed at cleanup.
 func receive(t *testing.T, c *net.UnixConn) (string, []*os.File) {
 	t.Helper()
-	buf, oob := make([]byte, 4096), make([]byte, syscall.CmsgSpace(16*4))
+	buf, oob := make([]byte, 4096), make([]byte, unix.CmsgSpace(16*4))
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if flags&(syscall.MSG_TRUNC|syscall.MSG_CTRUNC) != 0 {
+	if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
 		t.Fatalf("read flags %#x: truncated", flags)
 	}
-	msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil {
 		t.Fatal(err)
 	}
 	var files []*os.File
 	for _, m := range msgs {
-		fds, err := syscall.ParseUnixRights(&m)
+		fds, err := unix.ParseUnixRights(&m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +111,7 @@ func TestSendFiles(t *testing.T) {
 // sameFile reports whether a and b share a device and inode.
 func sameFile(t *testing.T, a, b *os.File) bool {
 	t.Helper()
-	var sa, sb syscall.Stat_t
+	var sa, sb unix.Stat_t
 	if err := errors.Join(fstat(a, &sa), fstat(b, &sb)); err != nil {
 		t.Fatal(err)
 	}
@@ -122,13 +122,13 @@ func sameFile(t *testing.T, a, b *os.File) bool {
 	return true
 }
 
-func fstat(f *os.File, st *syscall.Stat_t) error {
+func fstat(f *os.File, st *unix.Stat_t) error {
 	sc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
 	var ferr error
-	if err := sc.Control(func(fd uintptr) { ferr = syscall.Fstat(int(fd), st) }); err != nil {
+	if err := sc.Control(func(fd uintptr) { ferr = unix.Fstat(int(fd), st) }); err != nil {
 		return err
 	}
 	return ferr
@@ -162,7 +162,7 @@ func TestSendErrors(t *testing.T) {
 }
 
 func TestSendAbstract(t *testing.T) {
-	addr := "@handoff-sdnotify-test-" + strconv.Itoa(os.Getpid())
+	addr := "@handoff-sdnotify-test-" + filepath.Base(testutil.ShortDir(t)) // unique
 	c := listenNotify(t, addr)
 	t.Setenv(EnvSocket, addr)
 	if err := Send("STOPPING=1"); err != nil {
