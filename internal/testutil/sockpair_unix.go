@@ -5,32 +5,36 @@ package testutil
 import (
 	"net"
 	"os"
-	"syscall"
+	"path/filepath"
 	"testing"
 )
 
-// SocketPair returns the two ends of a connected AF_UNIX stream socket
-// pair, closed at cleanup.
+// SocketPair returns the two ends of a connected Unix stream socket,
+// closed at cleanup. Its socket file is gone by the time it returns.
 func SocketPair(t testing.TB) (a, b *net.UnixConn) {
 	t.Helper()
-	syscall.ForkLock.RLock() // no exec may inherit the fds before they are close-on-exec
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
+	addr := &net.UnixAddr{Name: filepath.Join(ShortDir(t), "pair"), Net: "unix"}
+	ln, err := net.ListenUnix("unix", addr)
 	if err != nil {
-		t.Fatalf("socketpair: %v", err)
+		t.Fatal(err)
 	}
-	return FileUnixConn(t, fds[0]), FileUnixConn(t, fds[1])
+	defer ln.Close()
+	if a, err = net.DialUnix("unix", nil, addr); err == nil {
+		t.Cleanup(func() { a.Close() })
+		b, err = ln.AcceptUnix()
+	}
+	if err != nil {
+		t.Fatalf("connect a socket pair: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
 }
 
 // FileUnixConn makes a *net.UnixConn, closed at cleanup, of fd, a Unix
 // socket, which it closes: net.FileConn works on a dup.
 func FileUnixConn(t testing.TB, fd int) *net.UnixConn {
 	t.Helper()
-	f := os.NewFile(uintptr(fd), "socketpair")
+	f := os.NewFile(uintptr(fd), "socket")
 	c, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
