@@ -23,14 +23,11 @@ func TestLendGivesTheSetsOwnFDs(t *testing.T) {
 		}
 		ln.Close() // the member stays
 	}
-	wantEntries, dups, err := s.Export()
-	if err != nil {
-		t.Fatal(err)
-	}
+	wantEntries, dups := mustExport(t, s)
 	defer closeFDs(dups)
 	var gotEntries []Entry
 	var lent []int
-	err = s.Lend(func(entries []Entry, fds []int) error {
+	err := s.Lend(func(entries []Entry, fds []int) error {
 		gotEntries, lent = entries, slices.Clone(fds)
 		return nil
 	})
@@ -87,10 +84,7 @@ func TestLenCountsClaimedAndUnclaimed(t *testing.T) {
 		}
 		ln.Close()
 	}
-	entries, fds, err := a.Export()
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries, fds := mustExport(t, a)
 	b := New()
 	defer b.Close(false)
 	if err := b.Inherit(entries, fds); err != nil {

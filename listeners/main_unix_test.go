@@ -27,15 +27,22 @@ func TestMain(m *testing.M) {
 // get them: dups through Export, ownership through Inherit.
 func handoff(t *testing.T, a *Set) *Set {
 	t.Helper()
-	entries, fds, err := a.Export()
-	if err != nil {
-		t.Fatalf("Export: %v", err)
-	}
+	entries, fds := mustExport(t, a)
 	b := newSet(t)
 	if err := b.Inherit(entries, fds); err != nil {
 		t.Fatalf("Inherit(%+v): %v", entries, err)
 	}
 	return b
+}
+
+// mustExport exports s's members; the caller owns the fds.
+func mustExport(t *testing.T, s *Set) ([]Entry, []int) {
+	t.Helper()
+	entries, fds, err := s.Export()
+	if err != nil {
+		t.Fatalf("Export: %v", err)
+	}
+	return entries, fds
 }
 
 // inodeOf identifies the kernel socket or file behind c: dups share it.

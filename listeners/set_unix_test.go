@@ -233,10 +233,7 @@ func checkShadowed(t *testing.T, s *Set, fresh, inherited string) {
 	if len(infos) != 2 || infos[0].Addr != fresh || infos[1].Addr != inherited || !infos[1].Inherited {
 		t.Errorf("List: got %+v; want the fresh member at %s, then the inherited one at %s", infos, fresh, inherited)
 	}
-	entries, fds, err := s.Export()
-	if err != nil {
-		t.Fatalf("Export: %v", err)
-	}
+	entries, fds := mustExport(t, s)
 	closeFDs(fds)
 	if len(entries) != 1 || entries[0].Name != "api" {
 		t.Errorf("Export: got %+v; want only the fresh member", entries)
@@ -342,10 +339,7 @@ func TestExportPassesUnclaimedMembersOn(t *testing.T) {
 	a, b := open(t, old, "a", "tcp", "127.0.0.1:0"), open(t, old, "b", "udp", "127.0.0.1:0")
 	next := handoff(t, old)
 	open(t, next, "a", "tcp", "127.0.0.1:0") // b stays unclaimed
-	entries, fds, err := next.Export()
-	if err != nil {
-		t.Fatalf("Export: %v", err)
-	}
+	entries, fds := mustExport(t, next)
 	defer closeFDs(fds)
 	want := []Entry{{"a", "tcp", "127.0.0.1:0"}, {"b", "udp", "127.0.0.1:0"}}
 	if !slices.Equal(entries, want) {
@@ -520,10 +514,7 @@ func TestInheritIntoClosedSetClosesFDs(t *testing.T) {
 	testutil.CheckLeaks(t)
 	old := newSet(t)
 	open(t, old, "a", "tcp", "127.0.0.1:0").conn.Close()
-	entries, fds, err := old.Export()
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries, fds := mustExport(t, old)
 	s := New()
 	s.Close(false)
 	if err := s.Inherit(entries, fds); !errors.Is(err, ErrClosed) {
@@ -541,13 +532,10 @@ func TestInheritedNameClash(t *testing.T) {
 	testutil.CheckLeaks(t)
 	old := newSet(t)
 	open(t, old, "a", "tcp", "127.0.0.1:0").conn.Close()
-	entries, fds, err := old.Export()
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries, fds := mustExport(t, old)
 	s := newSet(t)
 	open(t, s, "a", "udp", "127.0.0.1:0")
-	err = s.Inherit(entries, fds)
+	err := s.Inherit(entries, fds)
 	wantErrContains(t, err, `inherit "a"`, "already in the set")
 	if isOpen(fds[0]) {
 		t.Errorf("fd %d: open after a failed Inherit; want closed", fds[0])

@@ -68,26 +68,18 @@ func (si sockInfo) fits(network string) bool {
 	return si.sotype == sotype && (si.family == fam1 || si.family == fam2)
 }
 
-// networkSocket gives the socket type and the one or two families network
-// accepts; -1 stands for none.
+// networkSockets gives the socket type and the one or two families each
+// network accepts; -1 stands for none.
+var networkSockets = map[string][3]int{
+	"tcp": {unix.SOCK_STREAM, unix.AF_INET, unix.AF_INET6}, "udp": {unix.SOCK_DGRAM, unix.AF_INET, unix.AF_INET6},
+	"tcp4": {unix.SOCK_STREAM, unix.AF_INET, -1}, "udp4": {unix.SOCK_DGRAM, unix.AF_INET, -1},
+	"tcp6": {unix.SOCK_STREAM, unix.AF_INET6, -1}, "udp6": {unix.SOCK_DGRAM, unix.AF_INET6, -1},
+	"unix": {unix.SOCK_STREAM, unix.AF_UNIX, -1}, "unixgram": {unix.SOCK_DGRAM, unix.AF_UNIX, -1},
+}
+
 func networkSocket(network string) (sotype, fam1, fam2 int) {
-	switch network {
-	case "tcp":
-		return unix.SOCK_STREAM, unix.AF_INET, unix.AF_INET6
-	case "tcp4":
-		return unix.SOCK_STREAM, unix.AF_INET, -1
-	case "tcp6":
-		return unix.SOCK_STREAM, unix.AF_INET6, -1
-	case "unix":
-		return unix.SOCK_STREAM, unix.AF_UNIX, -1
-	case "udp":
-		return unix.SOCK_DGRAM, unix.AF_INET, unix.AF_INET6
-	case "udp4":
-		return unix.SOCK_DGRAM, unix.AF_INET, -1
-	case "udp6":
-		return unix.SOCK_DGRAM, unix.AF_INET6, -1
-	case "unixgram":
-		return unix.SOCK_DGRAM, unix.AF_UNIX, -1
+	if s, ok := networkSockets[network]; ok {
+		return s[0], s[1], s[2]
 	}
 	return -1, -1, -1
 }
@@ -129,28 +121,20 @@ func (si sockInfo) String() string {
 	return "a " + s
 }
 
-func familyName(family int) string {
-	switch family {
-	case unix.AF_INET:
-		return "IPv4"
-	case unix.AF_INET6:
-		return "IPv6"
-	case unix.AF_UNIX:
-		return "unix"
-	}
-	return "family-" + strconv.Itoa(family)
-}
+var (
+	familyNames = map[int]string{unix.AF_INET: "IPv4", unix.AF_INET6: "IPv6", unix.AF_UNIX: "unix"}
+	typeNames   = map[int]string{unix.SOCK_STREAM: "stream", unix.SOCK_DGRAM: "datagram", unix.SOCK_SEQPACKET: "seqpacket"}
+)
 
-func typeName(sotype int) string {
-	switch sotype {
-	case unix.SOCK_STREAM:
-		return "stream"
-	case unix.SOCK_DGRAM:
-		return "datagram"
-	case unix.SOCK_SEQPACKET:
-		return "seqpacket"
+func familyName(family int) string { return nameOf(familyNames, family, "family-") }
+func typeName(sotype int) string   { return nameOf(typeNames, sotype, "type-") }
+
+// nameOf names v, or says what number it is when names does not know it.
+func nameOf(names map[int]string, v int, unknown string) string {
+	if n, ok := names[v]; ok {
+		return n
 	}
-	return "type-" + strconv.Itoa(sotype)
+	return unknown + strconv.Itoa(v)
 }
 
 // sockaddrString formats sa the way net.Addr.String does.

@@ -110,10 +110,7 @@ func activationFiles(t *testing.T) ([]*os.File, []Entry) {
 		t.Fatal(err)
 	}
 	f.Close()
-	entries, fds, err := s.Export()
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries, fds := mustExport(t, s)
 	files := make([]*os.File, len(fds))
 	for i, fd := range fds {
 		files[i] = os.NewFile(uintptr(fd), entries[i].Name)
