@@ -2,6 +2,7 @@ package listeners
 
 import (
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -21,12 +22,23 @@ func newSet(t *testing.T) *Set {
 
 func mustListen(t *testing.T, s *Set, name, network, addr string) net.Listener {
 	t.Helper()
-	ln, err := s.Listen(name, network, addr)
+	return mustOpen(t, s.Listen, name, network, addr)
+}
+
+func mustListenPacket(t *testing.T, s *Set, name, network, addr string) net.PacketConn {
+	t.Helper()
+	return mustOpen(t, s.ListenPacket, name, network, addr)
+}
+
+// mustOpen opens a socket with listen, closed at cleanup.
+func mustOpen[T io.Closer](t *testing.T, listen func(name, network, addr string) (T, error), name, network, addr string) T {
+	t.Helper()
+	c, err := listen(name, network, addr)
 	if err != nil {
-		t.Fatalf("Listen(%q, %q, %q): %v", name, network, addr, err)
+		t.Fatalf("open %q (%s %s): %v", name, network, addr, err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func wantErrContains(t *testing.T, err error, subs ...string) {

@@ -79,16 +79,6 @@ func needIPv6(t *testing.T) {
 	ln.Close()
 }
 
-func mustListenPacket(t *testing.T, s *Set, name, network, addr string) net.PacketConn {
-	t.Helper()
-	pc, err := s.ListenPacket(name, network, addr)
-	if err != nil {
-		t.Fatalf("ListenPacket(%q, %q, %q): %v", name, network, addr, err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	return pc
-}
-
 // roundTrip dials ln's address and accepts the connection, proving ln is
 // served by the socket behind addr. The dial completes in the kernel's
 // backlog, so no goroutine is needed.

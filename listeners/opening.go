@@ -2,7 +2,9 @@ package listeners
 
 import (
 	"errors"
+	"maps"
 	"os"
+	"slices"
 )
 
 // unreserve ends the reservation of name that a fresh bind or open held,
@@ -30,6 +32,19 @@ func callOpen(req request, open func() (*os.File, error)) (*os.File, error) {
 		return nil, req.errorf("open returned neither a file nor an error")
 	}
 	return f, nil
+}
+
+func (s *Set) close(unlink bool) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.closed = true
+	ms := slices.Concat(slices.Collect(maps.Values(s.claimed)), slices.Collect(maps.Values(s.unclaimed)))
+	s.claimed, s.unclaimed = nil, nil
+	s.mu.Unlock()
+	return releaseAll(ms, unlink)
 }
 
 // releaseAll releases every member of ms and joins their errors.

@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"net"
 	"os"
-	"slices"
 )
 
 // member is one socket or file of the set. Without descriptor passing
@@ -23,37 +21,35 @@ type member struct {
 }
 
 func (s *Set) listen(req request) (net.Listener, error) {
-	if err := s.reserve(req); err != nil {
-		return nil, err
-	}
-	defer s.unreserve(req.name)
-	ln, err := net.Listen(req.network, req.addr)
-	if err != nil {
-		return nil, req.wrap(err)
-	}
-	// An interface, because plan9's UnixListener has no such method.
-	if ul, ok := ln.(interface{ SetUnlinkOnClose(bool) }); ok {
-		ul.SetUnlinkOnClose(false) // the Set decides when the file goes
-	}
-	if err := s.add(req, ln.Addr().String(), ln); err != nil {
-		return nil, err
-	}
-	return ln, nil
+	return bindNew(s, req, net.Listen, func(ln net.Listener) string {
+		// An interface, because plan9's UnixListener has no such method.
+		if ul, ok := ln.(interface{ SetUnlinkOnClose(bool) }); ok {
+			ul.SetUnlinkOnClose(false) // the Set decides when the file goes
+		}
+		return ln.Addr().String()
+	})
 }
 
 func (s *Set) listenPacket(req request) (net.PacketConn, error) {
+	return bindNew(s, req, net.ListenPacket, func(pc net.PacketConn) string { return pc.LocalAddr().String() })
+}
+
+// bindNew binds a fresh socket for req with bind and adds it to s; local
+// readies it and gives its address.
+func bindNew[T io.Closer](s *Set, req request, bind func(network, addr string) (T, error), local func(T) string) (T, error) {
+	var zero T
 	if err := s.reserve(req); err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer s.unreserve(req.name)
-	pc, err := net.ListenPacket(req.network, req.addr)
+	c, err := bind(req.network, req.addr)
 	if err != nil {
-		return nil, req.wrap(err)
+		return zero, req.wrap(err)
 	}
-	if err := s.add(req, pc.LocalAddr().String(), pc); err != nil {
-		return nil, err
+	if err := s.add(req, local(c), c); err != nil {
+		return zero, err
 	}
-	return pc, nil
+	return c, nil
 }
 
 func (s *Set) file(req request, open func() (*os.File, error)) (*os.File, error) {
@@ -153,19 +149,6 @@ func (s *Set) list() []Info {
 	s.mu.Unlock()
 	sortInfos(infos)
 	return infos
-}
-
-func (s *Set) close(unlink bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.closed = true
-	ms := slices.Collect(maps.Values(s.claimed))
-	s.claimed = nil
-	s.mu.Unlock()
-	return releaseAll(ms, unlink)
 }
 
 // release closes m (the caller may have closed it already, which is fine)

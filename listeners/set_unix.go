@@ -236,26 +236,26 @@ func discard(req request, c io.Closer) {
 }
 
 func listenerFromFD(req request, fd int) (net.Listener, error) {
-	f := os.NewFile(uintptr(fd), req.addr)
-	defer f.Close() // net.FileListener made its own dup
-	ln, err := net.FileListener(f)
-	if err != nil {
-		return nil, req.wrap(err)
-	}
+	ln, err := fromFD(req, fd, net.FileListener)
 	if ul, ok := ln.(*net.UnixListener); ok {
 		ul.SetUnlinkOnClose(false)
 	}
-	return ln, nil
+	return ln, err
 }
 
 func packetConnFromFD(req request, fd int) (net.PacketConn, error) {
+	return fromFD(req, fd, net.FilePacketConn)
+}
+
+// fromFD makes a socket of fd with conv, which works on its own dup.
+func fromFD[T any](req request, fd int, conv func(*os.File) (T, error)) (T, error) {
 	f := os.NewFile(uintptr(fd), req.addr)
-	defer f.Close() // net.FilePacketConn made its own dup
-	pc, err := net.FilePacketConn(f)
+	defer f.Close()
+	c, err := conv(f)
 	if err != nil {
-		return nil, req.wrap(err)
+		return c, req.wrap(err)
 	}
-	return pc, nil
+	return c, nil
 }
 
 func (s *Set) export() ([]Entry, []int, error) {
@@ -322,19 +322,6 @@ func (s *Set) closeUnclaimed() error {
 		errs = append(errs, m.release(!served[m.sock.unixPath()]))
 	}
 	return errors.Join(errs...)
-}
-
-func (s *Set) close(unlink bool) error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.closed = true
-	ms := slices.Concat(slices.Collect(maps.Values(s.claimed)), slices.Collect(maps.Values(s.unclaimed)))
-	s.claimed, s.unclaimed = nil, nil
-	s.mu.Unlock()
-	return releaseAll(ms, unlink)
 }
 
 // release closes m's fd and, with unlink, first removes its socket file.
