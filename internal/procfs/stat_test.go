@@ -18,29 +18,27 @@ func statLine(pid int, comm string, state byte, ppid, pgrp int, start uint64) st
 func TestParseStat(t *testing.T) {
 	tests := []struct {
 		name string
-		line string
+		line string // "" for the line statLine writes of want
 		want Stat
 	}{
-		{name: "plain", line: statLine(42, "demo", 'S', 1, 42, 123456),
-			want: Stat{PID: 42, Comm: "demo", State: 'S', PPID: 1, PGRP: 42, Start: 123456}},
-		{name: "name with spaces", line: statLine(7, "my server", 'R', 3, 5, 9),
-			want: Stat{PID: 7, Comm: "my server", State: 'R', PPID: 3, PGRP: 5, Start: 9}},
-		{name: "name with parentheses", line: statLine(7, "a) Z 1 2 (b", 'S', 3, 5, 9),
-			want: Stat{PID: 7, Comm: "a) Z 1 2 (b", State: 'S', PPID: 3, PGRP: 5, Start: 9}},
-		{name: "name that is a closing parenthesis", line: statLine(8, ")", 'S', 1, 1, 2),
-			want: Stat{PID: 8, Comm: ")", State: 'S', PPID: 1, PGRP: 1, Start: 2}},
-		{name: "empty name", line: statLine(8, "", 'D', 1, 1, 2),
-			want: Stat{PID: 8, Comm: "", State: 'D', PPID: 1, PGRP: 1, Start: 2}},
-		{name: "zombie", line: statLine(99, "sh", 'Z', 98, 98, 77),
-			want: Stat{PID: 99, Comm: "sh", State: 'Z', PPID: 98, PGRP: 98, Start: 77}},
+		{name: "plain", want: Stat{PID: 42, Comm: "demo", State: 'S', PPID: 1, PGRP: 42, Start: 123456}},
+		{name: "name with spaces", want: Stat{PID: 7, Comm: "my server", State: 'R', PPID: 3, PGRP: 5, Start: 9}},
+		{name: "name with parentheses", want: Stat{PID: 7, Comm: "a) Z 1 2 (b", State: 'S', PPID: 3, PGRP: 5, Start: 9}},
+		{name: "name that is a closing parenthesis", want: Stat{PID: 8, Comm: ")", State: 'S', PPID: 1, PGRP: 1, Start: 2}},
+		{name: "empty name", want: Stat{PID: 8, State: 'D', PPID: 1, PGRP: 1, Start: 2}},
+		{name: "zombie", want: Stat{PID: 99, Comm: "sh", State: 'Z', PPID: 98, PGRP: 98, Start: 77}},
 		{name: "exactly 22 fields, no newline", line: "5 (x) S 1 5 5 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 31",
 			want: Stat{PID: 5, Comm: "x", State: 'S', PPID: 1, PGRP: 5, Start: 31}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseStat([]byte(tt.line))
-			if err != nil || got != tt.want {
-				t.Errorf("ParseStat(%q) = %+v, %v; want %+v", tt.line, got, err, tt.want)
+			line, w := tt.line, tt.want
+			if line == "" {
+				line = statLine(w.PID, w.Comm, w.State, w.PPID, w.PGRP, w.Start)
+			}
+			got, err := ParseStat([]byte(line))
+			if err != nil || got != w {
+				t.Errorf("ParseStat(%q) = %+v, %v; want %+v", line, got, err, w)
 			}
 		})
 	}
