@@ -56,16 +56,15 @@ func TestEncodeFrame(t *testing.T) {
 
 func TestEncodeFrameRefuses(t *testing.T) {
 	tests := []struct {
-		name    string
-		typ     Type
-		v       any
-		want    error
-		wantMsg string
+		name, wantMsg string
+		typ           Type
+		v             any
+		want          error
 	}{
-		{"unknown type", 42, Ack{}, ErrMalformed, "type(42)"},
-		{"type zero", 0, Ack{}, ErrMalformed, "type(0)"},
-		{"too large", TypeAbort, Abort{Reason: strings.Repeat("x", MaxFrameSize)},
-			ErrFrameTooLarge, "exceeds limit of 1048576"},
+		{"unknown type", "type(42)", 42, Ack{}, ErrMalformed},
+		{"type zero", "type(0)", 0, Ack{}, ErrMalformed},
+		{"too large", "exceeds limit of 1048576", TypeAbort, Abort{Reason: strings.Repeat("x", MaxFrameSize)},
+			ErrFrameTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
