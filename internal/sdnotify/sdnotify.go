@@ -9,16 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 )
 
 // EnvSocket names the service manager's notification socket: a path, or
 // "@name" in Linux's abstract namespace.
 const EnvSocket = "NOTIFY_SOCKET"
-
-// writeTimeout bounds a send to a service manager whose queue is full,
-// so that a stuck manager cannot stall the caller.
-const writeTimeout = 5 * time.Second
 
 // errEmpty is returned for an empty state, which says nothing.
 var errEmpty = errors.New("sdnotify: empty state")

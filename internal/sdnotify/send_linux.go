@@ -6,9 +6,14 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// writeTimeout bounds a send to a service manager whose queue is full,
+// so that a stuck manager cannot stall the caller.
+const writeTimeout = 5 * time.Second
 
 // send sends b with the descriptors of files attached.
 func send(addr string, b []byte, files []*os.File) error {
