@@ -9,8 +9,8 @@ import (
 )
 
 // SendFiles sends a Manifest and then the fds in batches of at most
-// MaxFDsPerMessage, each of which the peer acknowledges; it returns once
-// every batch is acknowledged. entries[i] describes fds[i]. The caller
+// MaxFDsPerMessage, each of which the peer acknowledges (PROTOCOL.md §4);
+// it returns once every batch is acknowledged. entries[i] describes fds[i]. The caller
 // keeps ownership of fds: SendFiles never closes them.
 //
 // A batch is smaller when its entries would not fit in MaxFrameSize. An

@@ -8,7 +8,7 @@ import (
 	"io"
 )
 
-// A frame is an 8-byte header and a JSON body:
+// A frame is an 8-byte header and a JSON body (PROTOCOL.md §2):
 //
 //	'H' 'O' version type | body length (uint32, big endian) | body
 const headerLen = 8

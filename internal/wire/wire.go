@@ -9,6 +9,7 @@ import (
 
 // Version is the protocol version this build speaks. It travels in every
 // frame header; a frame of another version is refused with a *VersionError.
+// See PROTOCOL.md §11 for how the protocol grows within a version.
 const Version = 1
 
 const (
@@ -22,6 +23,7 @@ const (
 	// MaxNameLen bounds an Entry's Name, Network and Addr.
 	MaxNameLen = 1024
 	// DefaultTimeout is the deadline of each read or write on a Conn.
+	// PROTOCOL.md §9 lists every deadline of the protocol.
 	DefaultTimeout = 10 * time.Second
 )
 
@@ -29,6 +31,7 @@ const (
 type Type uint8
 
 // Frame types. The numbers are part of the protocol: never renumber.
+// PROTOCOL.md §3 gives each one's body and direction.
 const (
 	TypeHello    Type = 1  // Hello, both ways, first thing on a connection
 	TypeManifest Type = 2  // Manifest, old to new: how many fds follow
@@ -75,10 +78,11 @@ func (t Type) String() string {
 func (t Type) known() bool { return t != 0 && t <= maxKnownType }
 
 // EnvFD names the environment variable that tells a child which of its fds
-// is its end of the control socketpair.
+// is its end of the control socketpair (PROTOCOL.md §1).
 const EnvFD = "HANDOFF_FD"
 
-// Control operations a client may request (Request.Op).
+// Control operations a client may request (Request.Op); PROTOCOL.md §8
+// gives each one's conversation.
 const (
 	OpStatus   = "status"
 	OpUpgrade  = "upgrade"
@@ -86,7 +90,7 @@ const (
 	OpStop     = "stop" // the serving generation drains and exits
 )
 
-// Progress events of an upgrade (Progress.Event), in order.
+// Progress events of an upgrade (Progress.Event), in order (PROTOCOL.md §8.2).
 const (
 	EventUpgrading  = "upgrading"   // the serving process (PID) began an upgrade
 	EventStarted    = "started"     // the new process (PID) is running
@@ -96,7 +100,8 @@ const (
 )
 
 // Result codes (Result.Code) say why a request failed, for callers that
-// branch on it; Result.Error says it for people.
+// branch on it; Result.Error says it for people. A client treats a code it
+// does not know as CodeFailed (PROTOCOL.md §3).
 const (
 	CodeFailed          = "failed"            // the upgrade was tried and failed
 	CodeInProgress      = "in-progress"       // another upgrade or takeover runs
@@ -107,7 +112,8 @@ const (
 	CodeUnsupported     = "unsupported"       // the platform cannot hand over
 )
 
-// Hello opens a conversation in both directions.
+// Hello opens a handoff in both directions; PROTOCOL.md §5 says what each
+// side checks of the other's.
 type Hello struct {
 	PID        int    `json:"pid"`
 	Generation uint64 `json:"generation"`
@@ -134,7 +140,8 @@ type Manifest struct {
 }
 
 // Entry describes one descriptor in a handoff. The receiver must not trust
-// it: it says what the sender claims the fd is.
+// it: it says what the sender claims the fd is. PROTOCOL.md §3 lists the
+// networks and when Addr may be empty.
 type Entry struct {
 	Name    string `json:"name"`
 	Network string `json:"network"`
@@ -154,12 +161,14 @@ type Ack struct {
 	Count int `json:"count"`
 }
 
-// Conns counts the connections of one round of a connection move.
+// Conns counts the connections of one round of a connection move: the body
+// of Held and Commit (PROTOCOL.md §7).
 type Conns struct {
 	Count int `json:"count"`
 }
 
-// Ready tells the old process that the new one serves.
+// Ready tells the old process that the new one serves; the old one answers
+// ReadyAck and only then stops accepting (PROTOCOL.md §6).
 type Ready struct {
 	PID int `json:"pid"`
 }
@@ -170,8 +179,9 @@ type Abort struct {
 }
 
 // Request asks a control server for something: Op is one of the Op
-// constants (status, upgrade, takeover, stop). For OpStatus, From is the index of the first listener to
-// list: a status with more listeners than fit in one frame comes in pages.
+// constants (status, upgrade, takeover, stop). For OpStatus, From is the
+// index of the first listener to list: a status with more listeners than
+// fit in one frame comes in pages (PROTOCOL.md §8.1).
 type Request struct {
 	Op   string `json:"op"`
 	From int    `json:"from,omitempty"`
