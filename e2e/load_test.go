@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
@@ -83,7 +84,7 @@ func slowGet(addr string, ms int) string {
 func waitInFlight(t *testing.T, d *demoProc, pid, n int) {
 	t.Helper()
 	var got int
-	if err := poll(10*time.Second, func() bool { got = established(pid, d.addr); return got >= n }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { got = established(pid, d.addr); return got >= n }); err != nil {
 		t.Fatalf("pid %d: %d connections in flight; want %d", pid, got, n)
 	}
 }
@@ -95,7 +96,7 @@ func established(pid int, addr string) int {
 	_, port, _ := strings.Cut(addr, ":")
 	p, _ := strconv.Atoi(port)
 	want := fmt.Sprintf(":%04X ", p)
-	inodes := socketInodes(pid)
+	inodes := harness.SocketInodes(pid)
 	n := 0
 	for _, line := range procLines(fmt.Sprintf("/proc/%d/net/tcp", pid)) {
 		f := strings.Fields(line)
@@ -121,7 +122,7 @@ func TestUpgradeWhileOlderGenerationsDrain(t *testing.T) {
 	// Generation 1 still drains its slow request: with -max-draining 1 the
 	// next upgrade must be refused, and say why.
 	syscall.Kill(gen2, syscall.SIGHUP)
-	if err := poll(10*time.Second, func() bool { return strings.Contains(d.log(), "too many generations still draining") }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(d.log(), "too many generations still draining") }); err != nil {
 		t.Fatalf("upgrade while gen 1 drains: no refusal logged:\n%s", d.log())
 	}
 	if !proc.Alive(gen1) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
@@ -106,11 +107,11 @@ func TestMoveFallbackNextKilled(t *testing.T) {
 	}
 	deploy(t, moveBins.fakeNext, d.exe)
 	next := d.sighup(t, d.first)
-	if err := poll(10*time.Second, func() bool { return strings.Contains(d.log(), "fakenext: stalls") }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(d.log(), "fakenext: stalls") }); err != nil {
 		t.Fatalf("fakenext never stalled mid-move: %v", err)
 	}
 	syscall.Kill(next, syscall.SIGKILL) // the old generation, its parent, reaps it
-	if err := poll(5*time.Second, func() bool { return !proc.Alive(next) }); err != nil {
+	if err := harness.Poll(5*time.Second, func() bool { return !proc.Alive(next) }); err != nil {
 		t.Fatalf("fakenext %d survived SIGKILL: %v", next, err)
 	}
 	waitExit0(t, d.first, 10*time.Second)

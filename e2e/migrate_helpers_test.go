@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 )
 
 // moveBins are the extra binaries of the connection-move tests.
@@ -24,12 +26,13 @@ var moveBins struct {
 }
 
 // moveBuilds adds moveBins to TestMain's builds.
-func moveBuilds(dir string) [][]string {
+func moveBuilds(dir string) []harness.Target {
 	moveBins.noMove = filepath.Join(dir, "demo-nomove")
 	moveBins.fakeNext = filepath.Join(dir, "fakenext")
-	return [][]string{
-		{"-o", moveBins.noMove, "-ldflags", "-X main.moveConnsDefault=false", "github.com/handoff-go/handoff/examples/demo"},
-		{"-o", moveBins.fakeNext, "github.com/handoff-go/handoff/e2e/internal/fakenext"},
+	return []harness.Target{
+		{Out: moveBins.noMove, Pkg: "github.com/handoff-go/handoff/examples/demo",
+			Flags: []string{"-ldflags", "-X main.moveConnsDefault=false"}},
+		{Out: moveBins.fakeNext, Pkg: "github.com/handoff-go/handoff/e2e/internal/fakenext"},
 	}
 }
 
@@ -132,7 +135,7 @@ func holder(addr string, rc *rawConn, pids ...int) int {
 		return 0
 	}
 	for _, p := range pids {
-		if socketInodes(p)[ino] {
+		if harness.SocketInodes(p)[ino] {
 			return p
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 )
 
 // TestMovedConnAnsweredByNextGeneration: a raw client's connection, known
@@ -115,7 +117,7 @@ func clientLoop(rc *rawConn, n int, stop *atomic.Bool, sent *atomic.Int64, pids 
 func waitSent(t *testing.T, sent *atomic.Int64, n int64) {
 	t.Helper()
 	from := sent.Load()
-	if err := poll(20*time.Second, func() bool { return sent.Load() >= from+n }); err != nil {
+	if err := harness.Poll(20*time.Second, func() bool { return sent.Load() >= from+n }); err != nil {
 		t.Fatalf("clients stuck at %d requests: %v", sent.Load(), err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 )
 
@@ -57,7 +58,7 @@ func (d *demoProc) upgradeBySignal(t *testing.T, old int) int {
 func waitRequests(t *testing.T, run *load.Run, n int64) {
 	t.Helper()
 	ok0, _ := run.Counts()
-	if err := poll(10*time.Second, func() bool { ok, _ := run.Counts(); return ok >= ok0+n }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { ok, _ := run.Counts(); return ok >= ok0+n }); err != nil {
 		ok, failed := run.Counts()
 		t.Fatalf("load stalled at ok=%d failed=%d: %v", ok, failed, err)
 	}
@@ -70,8 +71,8 @@ func quietFDs(t *testing.T, pid, want int) int {
 	t.Helper()
 	var got int
 	stable := 0
-	err := poll(10*time.Second, func() bool {
-		n := fdCount(pid)
+	err := harness.Poll(10*time.Second, func() bool {
+		n := harness.FDCount(pid)
 		if n == got {
 			stable++
 		} else {
@@ -83,10 +84,10 @@ func quietFDs(t *testing.T, pid, want int) int {
 		return stable >= 20
 	})
 	if err != nil {
-		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, fdList(pid))
+		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, harness.FDList(pid))
 	}
 	if want < 0 {
-		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, fdList(pid))
+		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, harness.FDList(pid))
 	}
 	return got
 }
@@ -101,7 +102,7 @@ func TestBrokenDeployKeepsServing(t *testing.T) {
 	run := load.Start(load.Config{Addr: d.addr, Clients: 4, Mode: load.Mixed, MaxDuration: 30 * time.Second})
 	waitRequests(t, run, 20)
 	syscall.Kill(old, syscall.SIGHUP)
-	if err := poll(10*time.Second, func() bool { return strings.Contains(d.log(), "upgrade failed") }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(d.log(), "upgrade failed") }); err != nil {
 		t.Fatalf("no failed upgrade logged: %v\n%s", err, d.log())
 	}
 	waitRequests(t, run, 20)
