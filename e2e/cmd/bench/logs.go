@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 )
@@ -67,17 +66,4 @@ func (s logSummary) String() string {
 		parts[i] = fmt.Sprintf("%d× %s", s[k], k)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// lastLogLine is the last non-empty line of a log, for failure reasons.
-func lastLogLine(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "no log"
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if last := lines[len(lines)-1]; last != "" {
-		return last
-	}
-	return "empty log"
 }
