@@ -39,6 +39,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// The fd counts the tests compare must be the servers' own.
+	if err := harness.CloseInheritedOnExec(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "handoff-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

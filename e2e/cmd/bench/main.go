@@ -6,8 +6,8 @@
 // old process is gone, idle connections through upgrades and steady-state
 // throughput. It builds the servers and runs them on loopback under the
 // same load and upgrade schedule, in rounds that alternate which server
-// goes first. Every figure goes to a JSON
-// file (-json, or bench-<UTC time>.json here); the Markdown on stdout is
+// goes first (README.md says how). Every figure goes to a JSON file
+// (-json, or bench-<UTC time>.json here); the Markdown on stdout is
 // rendered from that file once written (progress goes to stderr).
 //
 //	go run ./e2e/cmd/bench [-quick] [-only SECTION,...] [-json FILE] [-out FILE] [-upgrades 100] [-clients 32] [-wrk PATH] [-logs DIR]
@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
@@ -109,6 +110,9 @@ func run(o options) error {
 		return err
 	}
 	if err := raiseFileLimit(); err != nil {
+		return err
+	}
+	if err := harness.CloseInheritedOnExec(); err != nil { // the servers get their own fds only
 		return err
 	}
 	b := newBench(o.wrk, o.logs)

@@ -3,10 +3,13 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 func fdDir(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/fd" }
@@ -46,4 +49,26 @@ func SocketInodes(pid int) map[string]bool {
 		}
 	}
 	return inodes
+}
+
+// CloseInheritedOnExec marks every fd of this process above stderr
+// close-on-exec. An fd it inherited without the flag (flock(1)'s lock, a
+// shell's) would otherwise pass on to every process it starts, and count
+// as one of a server's own fds.
+func CloseInheritedOnExec() error {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd <= 2 {
+			continue
+		}
+		// The directory's own fd is closed by now: EBADF.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && !errors.Is(err, unix.EBADF) {
+			return fmt.Errorf("mark fd %d close-on-exec: %w", fd, err)
+		}
+	}
+	return nil
 }
