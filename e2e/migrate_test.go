@@ -8,12 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/handoff-go/handoff/e2e/internal/harness"
 )
 
 // TestMovedConnAnsweredByNextGeneration: a raw client's connection, known
@@ -53,35 +50,17 @@ func TestMovedConnAnsweredByNextGeneration(t *testing.T) {
 func TestRequestAtMoveAnsweredOnce(t *testing.T) {
 	d := startDemo(t)
 	const conns = 48
-	var stop atomic.Bool
-	errs := make(chan error, conns)
 	pidsSeen := make([]map[string]bool, conns)
-	var sent atomic.Int64
-	var wg sync.WaitGroup
+	rcs := make([]*rawConn, conns)
 	for i := range conns {
-		rc := dialRaw(t, d.addr)
-		pidsSeen[i] = map[string]bool{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- clientLoop(rc, i, &stop, &sent, pidsSeen[i])
-		}()
+		rcs[i], pidsSeen[i] = dialRaw(t, d.addr), map[string]bool{}
 	}
-	pid := d.first
-	for range 10 {
-		waitSent(t, &sent, 200)
-		next := d.upgradeTo(t, pid)
-		pid = next
-	}
-	waitSent(t, &sent, 200)
-	stop.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	l := startLoops(conns, func(i int, l *clientLoops) error {
+		return clientLoop(rcs[i], i, &l.stop, &l.sent, pidsSeen[i])
+	})
+	l.waitSent(t, 200)
+	l.upgradeEach(t, d, 10, 200)
+	l.finish(t)
 	moved := 0
 	for _, seen := range pidsSeen {
 		if len(seen) > 1 {
@@ -91,7 +70,7 @@ func TestRequestAtMoveAnsweredOnce(t *testing.T) {
 	if moved < conns/2 {
 		t.Errorf("%d of %d connections were answered by more than one generation; want most", moved, conns)
 	}
-	t.Logf("%d requests; %d of %d connections answered by several generations", sent.Load(), moved, conns)
+	t.Logf("%d requests; %d of %d connections answered by several generations", l.sent.Load(), moved, conns)
 }
 
 func clientLoop(rc *rawConn, n int, stop *atomic.Bool, sent *atomic.Int64, pids map[string]bool) error {
@@ -114,14 +93,6 @@ func clientLoop(rc *rawConn, n int, stop *atomic.Bool, sent *atomic.Int64, pids 
 	return nil
 }
 
-func waitSent(t *testing.T, sent *atomic.Int64, n int64) {
-	t.Helper()
-	from := sent.Load()
-	if err := harness.Poll(20*time.Second, func() bool { return sent.Load() >= from+n }); err != nil {
-		t.Fatalf("clients stuck at %d requests: %v", sent.Load(), err)
-	}
-}
-
 // TestHTTPClientKeepsPoolAcrossUpgrades: Go's http.Client, 8 goroutines on
 // at most 8 pooled connections, through 20 upgrades, dials no connection
 // after the first 8 and loses no request. Without moving, every upgrade
@@ -139,37 +110,15 @@ func TestHTTPClientKeepsPoolAcrossUpgrades(t *testing.T) {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
-	var stop atomic.Bool
-	var sent atomic.Int64
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- poolLoop(client, d.addr, &stop, &sent)
-		}()
-	}
-	waitSent(t, &sent, 100)
+	l := startLoops(8, func(_ int, l *clientLoops) error { return poolLoop(client, d.addr, &l.stop, &l.sent) })
+	l.waitSent(t, 100)
 	warm := dials.Load()
-	pid := d.first
-	for range 20 {
-		next := d.upgradeTo(t, pid)
-		waitSent(t, &sent, 50)
-		pid = next
-	}
-	stop.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	l.upgradeEach(t, d, 20, 50)
+	l.finish(t)
 	if got := dials.Load(); got != warm || warm > 8 {
 		t.Errorf("dials: %d before the upgrades, %d after 20; want at most 8, and no new ones", warm, got)
 	}
-	t.Logf("%d requests, %d dials", sent.Load(), dials.Load())
+	t.Logf("%d requests, %d dials", l.sent.Load(), dials.Load())
 }
 
 func poolLoop(c *http.Client, addr string, stop *atomic.Bool, sent *atomic.Int64) error {
