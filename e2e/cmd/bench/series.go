@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -109,7 +108,13 @@ func (s series) plus(t series) series {
 	out := series{asked: s.asked + t.asked, done: s.done + t.done, refused: map[string]int64{},
 		failures: slices.Concat(s.failures, t.failures), ready: slices.Concat(s.ready, t.ready),
 		gone: slices.Concat(s.gone, t.gone), oldPIDs: slices.Concat(s.oldPIDs, t.oldPIDs),
-		phases: s.phases.plus(t.phases), stopped: strings.Trim(s.stopped+"; "+t.stopped, "; ")}
+		phases: s.phases.plus(t.phases)}
+	for _, why := range []string{s.stopped, t.stopped} {
+		if why != "" && out.stopped != "" {
+			out.stopped += "; "
+		}
+		out.stopped += why
+	}
 	addCounts(out.refused, s.refused)
 	addCounts(out.refused, t.refused)
 	return out

@@ -22,9 +22,6 @@ const (
 	tableflip kind = "tableflip"
 )
 
-// kinds is the order runs alternate in.
-var kinds = []kind{handoff, tableflip}
-
 // Timeouts every step is bounded by.
 const (
 	startTimeout   = 10 * time.Second // server up and answering
