@@ -5,7 +5,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -51,16 +50,7 @@ func summarizeLog(text string) logSummary {
 
 // String lists the messages, most frequent first.
 func (s logSummary) String() string {
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if s[keys[i]] != s[keys[j]] {
-			return s[keys[i]] > s[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
+	keys := largestFirst(s)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%d× %s", s[k], k)
