@@ -380,15 +380,15 @@ func TestRenderSaved(t *testing.T) {
 	}
 	md := string(b)
 	for _, want := range []string{
-		"| keepalive | tableflip | 10 / 10 | 13323 | 319 | 31.90 | eof=319 | in-progress=2 |", // section 1
+		"| keepalive | tableflip | 10 / 10 | 13323 | 319 | 31.90 | eof=319 | in-progress=2 |", // lost
 		"skipped: wrk not installed",
-		"| requests/s, upgrading ÷ idle | 0.98x | – |", // section 2
+		"| requests/s, upgrading ÷ idle | 0.98x | – |", // throughput
 		"error: tableflip exited at start",
-		"| 1000 | handoff | 10 / 10 | 7.20 ms (6.50 ms, 7.40 ms) | 1.26x | 8.91 ms |", // section 3
+		"| 1000 | handoff | 10 / 10 | 7.20 ms (6.50 ms, 7.40 ms) | 1.26x | 8.91 ms |", // upgrade-time
 		"| 1000 | handoff | 1.10 ms | – | 4.58 ms | – | 3.30 ms |",                    // its steps
-		"| new pid → old gone, p90 | 7.59 ms | 7.59 ms |",                             // section 4
-		"| 60.0% (300) | 10.3 ms (0.00 ms, 0.00 ms) |",                                // section 5
-		"| handoff | 43746 | 0.821x | 43746 | 0 |",                                    // section 6
+		"| new pid → old gone, p90 | 7.59 ms | 7.59 ms |",                             // old-gone
+		"| 60.0% (300) | 10.3 ms (0.00 ms, 0.00 ms) |",                                // idle
+		"| handoff | 43746 | 0.821x | 43746 | 0 |",                                    // steady
 		"5× WARN upgrade failed: parent hasn't exited",
 	} {
 		if !strings.Contains(md, want) {
@@ -411,6 +411,8 @@ func TestMarkdownJudgesNothing(t *testing.T) {
 	}
 }
 
+// A file from before header.sections says -only idle, which meant the
+// idle and steady sections.
 func TestOnlyIdleRendersSectionsFiveAndSix(t *testing.T) {
 	r := sampleReport()
 	r.Restarts, r.Header.Only = nil, "idle"

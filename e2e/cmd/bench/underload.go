@@ -14,7 +14,7 @@ import (
 // seriesBudget bounds a series of n upgrades.
 func seriesBudget(n int) time.Duration { return 20*time.Second + time.Duration(n)*time.Second }
 
-// runLost is section 1: requests lost per upgrade, by client mode.
+// runLost is section lost: requests lost per upgrade, by client mode.
 func runLost(b *bench, o options, rep *report) {
 	f := rep.restarts()
 	for _, mode := range modes {
@@ -33,7 +33,7 @@ func runLost(b *bench, o options, rep *report) {
 	}
 }
 
-// runGone is section 4: how soon the old process is gone, under
+// runGone is section old-gone: how soon the old process is gone, under
 // keep-alive load.
 func runGone(b *bench, o options, rep *report) {
 	out := b.underLoadInRounds("gone", load.KeepAlive, o.clients, o.goneN)
