@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/upgrader"
 )
@@ -96,7 +97,7 @@ func TestCLIUpgradeInProgress(t *testing.T) {
 	deploy(t, bins.stall, d.exe)
 	first := make(chan cliResult, 1)
 	go func() { first <- handoffCLIAsync(d.control) }()
-	if err := poll(10*time.Second, func() bool { return strings.Contains(d.log(), "new process started") }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(d.log(), "new process started") }); err != nil {
 		t.Fatalf("first upgrade did not start:\n%s", d.log())
 	}
 	second := handoffCLI(t, procOpts{}, "upgrade", "-control", d.control)
@@ -127,7 +128,7 @@ func handoffCLIAsync(control string) cliResult {
 		return cliResult{code: -1, output: err.Error()}
 	}
 	var rec proc.Exit
-	poll(60*time.Second, func() bool { var ok bool; rec, ok = reaper.Exited(pid); return ok })
+	harness.Poll(60*time.Second, func() bool { var ok bool; rec, ok = reaper.Exited(pid); return ok })
 	b, _ := os.ReadFile(out)
 	return cliResult{code: rec.Status.ExitStatus(), output: string(b)}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +21,7 @@ import (
 // socket for good (issue 7, hole 1).
 func TestControlSocketOutlivesFDExhaustion(t *testing.T) {
 	d := startDemo(t)
-	limit := uint64(fdCount(d.first) + 6)
+	limit := uint64(harness.FDCount(d.first) + 6)
 	if err := unix.Prlimit(d.first, unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: limit, Max: limit}, nil); err != nil {
 		t.Skipf("prlimit on the demo: %v", err)
 	}
@@ -38,7 +39,7 @@ func TestControlSocketOutlivesFDExhaustion(t *testing.T) {
 		held = append(held, c)
 	}
 	testutil.WaitFor(t, 10*time.Second, func() error {
-		if n := fdCount(d.first); uint64(n) < limit {
+		if n := harness.FDCount(d.first); uint64(n) < limit {
 			return errorf("demo holds %d fds; want its limit of %d", n, limit)
 		}
 		return nil

@@ -3,14 +3,10 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
+	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
-	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // reaper collects every process the tests start, and every generation
@@ -43,6 +39,11 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	// The fd counts the tests compare must be the servers' own.
+	if err := harness.CloseInheritedOnExec(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "handoff-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -71,25 +72,19 @@ func buildAll(dir string) error {
 	bins.stall = filepath.Join(dir, "stall")
 	bins.oddcat = filepath.Join(dir, "oddcat")
 	// Every build happens here, before the reaper starts: once it runs,
-	// exec.Cmd.Wait (inside CombinedOutput) would race it.
-	builds := [][]string{
-		{"-o", bins.demo, "github.com/handoff-go/handoff/examples/demo"},
-		{"-o", bins.broken, "github.com/handoff-go/handoff/e2e/internal/broken"},
-		{"-o", bins.stall, "github.com/handoff-go/handoff/e2e/internal/stall"},
-		{"-o", bins.oddcat, "github.com/handoff-go/handoff/examples/oddcat"},
+	// exec.Cmd.Wait (inside the build) would race it.
+	builds := []harness.Target{
+		{Out: bins.demo, Pkg: "github.com/handoff-go/handoff/examples/demo"},
+		{Out: bins.broken, Pkg: "github.com/handoff-go/handoff/e2e/internal/broken"},
+		{Out: bins.stall, Pkg: "github.com/handoff-go/handoff/e2e/internal/stall"},
+		{Out: bins.oddcat, Pkg: "github.com/handoff-go/handoff/examples/oddcat"},
 	}
 	builds = append(builds, moveBuilds(dir)...)
 	if _, err := os.Stat("../cmd/handoff"); err == nil {
-		builds = append(builds, []string{"-o", bins.handoff, "github.com/handoff-go/handoff/cmd/handoff"})
+		builds = append(builds, harness.Target{Out: bins.handoff, Pkg: "github.com/handoff-go/handoff/cmd/handoff"})
 		builds = append(builds, runBuilds(dir)...)
 	}
-	for _, b := range builds {
-		out, err := exec.Command("go", append([]string{"build"}, b...)...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("go build %v: %v\n%s", b, err, out)
-		}
-	}
-	return nil
+	return harness.Build(context.Background(), builds...)
 }
 
 // demoProc is one demo deployment: a directory holding its executable,
@@ -171,20 +166,11 @@ type procOpts struct {
 // pid; the reaper collects it.
 func startProc(t *testing.T, exe string, args []string, logPath string, o procOpts) int {
 	t.Helper()
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(exe, args...)
 	if o.viaShell {
-		cmd = exec.Command("/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe}, args...)...)
+		exe, args = "/bin/sh", append([]string{"-c", `LISTEN_PID=$$ exec "$0" "$@"`, exe}, args...)
 	}
-	cmd.Env = append(os.Environ(), o.env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = o.files
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: o.newGroup, Credential: o.cred}
-	pid, err := reaper.Start(cmd)
+	pid, err := harness.Start(reaper, harness.Cmd{Path: exe, Args: args, Log: logPath, Env: o.env,
+		Group: o.newGroup, Cred: o.cred, Files: o.files})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,20 +183,12 @@ func startProc(t *testing.T, exe string, args []string, logPath string, o procOp
 // killGroup kills every process in group pgid and waits until the reaper
 // has collected them, so no test leaves a process behind.
 func killGroup(t *testing.T, pgid int, logPath string) {
-	syscall.Kill(-pgid, syscall.SIGKILL)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if len(proc.GroupMembers(pgid)) == 0 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if left := proc.GroupMembers(pgid); len(left) > 0 {
-		t.Errorf("processes %v of group %d outlived SIGKILL", left, pgid)
+	if err := harness.KillGroup(pgid, 10*time.Second); err != nil {
+		t.Error(err)
 	}
 	if t.Failed() {
 		if b, err := os.ReadFile(logPath); err == nil {
-			t.Logf("log of group %d:\n%s", pgid, tail(b, 60))
+			t.Logf("log of group %d:\n%s", pgid, harness.Tail(string(b), 60))
 			if keep := os.Getenv("E2E_KEEP_LOGS"); keep != "" {
 				os.WriteFile(filepath.Join(keep, fmt.Sprintf("group-%d.log", pgid)), b, 0o644)
 			}
@@ -221,17 +199,12 @@ func killGroup(t *testing.T, pgid int, logPath string) {
 // waitPID polls the pid file until ok accepts its pid.
 func (d *demoProc) waitPID(t *testing.T, ok func(int) bool) int {
 	t.Helper()
-	var last int
-	err := poll(15*time.Second, func() bool {
-		pid, found := proc.ReadPID(d.pidFile)
-		last = pid
-		return found && ok(pid)
-	})
+	pid, err := harness.WaitPID(d.pidFile, 15*time.Second, ok)
 	if err != nil {
-		t.Fatalf("pid file %s: last pid %d: %v", d.pidFile, last, err)
+		t.Fatal(err)
 	}
-	reaper.ForgetEarlier(last) // a new generation: any record of that pid is an earlier process's
-	return last
+	reaper.ForgetEarlier(pid) // a new generation: any record of that pid is an earlier process's
+	return pid
 }
 
 func (d *demoProc) pid(t *testing.T) int {
@@ -247,7 +220,7 @@ func (d *demoProc) pid(t *testing.T) int {
 func (d *demoProc) waitServes(t *testing.T, pid int) {
 	t.Helper()
 	var got string
-	err := poll(10*time.Second, func() bool {
+	err := harness.Poll(10*time.Second, func() bool {
 		got = getPID(d.addr)
 		return got == strconv.Itoa(pid)
 	})
@@ -256,28 +229,22 @@ func (d *demoProc) waitServes(t *testing.T, pid int) {
 	}
 }
 
-// getPID does one GET / on a fresh connection and returns X-Pid.
+// getPID does one GET / on a fresh connection and returns X-Pid, or the
+// error for a failure message.
 func getPID(addr string) string {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + addr + "/")
+	pid, err := harness.ServedBy(addr, 2*time.Second)
 	if err != nil {
 		return "error: " + err.Error()
 	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Pid")
+	return pid
 }
 
-// waitGone polls until pid no longer runs and the reaper has its status.
+// waitGone waits until pid no longer runs and the reaper has its status.
 func waitGone(t *testing.T, pid int, within time.Duration) proc.Exit {
 	t.Helper()
-	var rec proc.Exit
-	err := poll(within, func() bool {
-		var ok bool
-		rec, ok = reaper.Exited(pid)
-		return ok
-	})
+	rec, err := harness.WaitExit(reaper, pid, within)
 	if err != nil {
-		t.Fatalf("pid %d still running (alive=%v) after %v", pid, proc.Alive(pid), within)
+		t.Fatal(err)
 	}
 	return rec
 }
@@ -287,64 +254,13 @@ func (d *demoProc) log() string {
 	return string(b)
 }
 
-// fdList lists pid's open fds and what each refers to, for failures.
-func fdList(pid int) string {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, e := range ents {
-		target, _ := os.Readlink(dir + "/" + e.Name())
-		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), target)
-	}
-	return b.String()
-}
-
-// fdCount counts pid's open fds.
-func fdCount(pid int) int {
-	ents, err := os.ReadDir("/proc/" + strconv.Itoa(pid) + "/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
-
-// poll calls cond until it returns true or within has passed.
-// Callers say in their own message what was still wrong; conditions that
-// can say it themselves use testutil.WaitFor.
-func poll(within time.Duration, cond func() bool) error {
-	return testutil.Poll(within, func() error {
-		if cond() {
-			return nil
-		}
-		return errNotYet
-	})
-}
-
-var errNotYet = errors.New("condition not met")
-
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := harness.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func tail(b []byte, lines int) string {
-	s := bufio.NewScanner(bytes.NewReader(b))
-	var all []string
-	for s.Scan() {
-		all = append(all, s.Text())
-	}
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
+	return addr
 }
 
 func procLines(path string) []string {
@@ -353,20 +269,6 @@ func procLines(path string) []string {
 		return nil
 	}
 	return strings.Split(string(b), "\n")
-}
-
-// socketInodes returns the inodes of the sockets pid holds open.
-func socketInodes(pid int) map[string]bool {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
-	ents, _ := os.ReadDir(dir)
-	inodes := map[string]bool{}
-	for _, e := range ents {
-		link, err := os.Readlink(dir + "/" + e.Name())
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
-	return inodes
 }
 
 // shortTempDir is t.TempDir with a path short enough for Unix sockets.

@@ -12,9 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 )
 
 // moveBins are the extra binaries of the connection-move tests.
@@ -24,12 +28,13 @@ var moveBins struct {
 }
 
 // moveBuilds adds moveBins to TestMain's builds.
-func moveBuilds(dir string) [][]string {
+func moveBuilds(dir string) []harness.Target {
 	moveBins.noMove = filepath.Join(dir, "demo-nomove")
 	moveBins.fakeNext = filepath.Join(dir, "fakenext")
-	return [][]string{
-		{"-o", moveBins.noMove, "-ldflags", "-X main.moveConnsDefault=false", "github.com/handoff-go/handoff/examples/demo"},
-		{"-o", moveBins.fakeNext, "github.com/handoff-go/handoff/e2e/internal/fakenext"},
+	return []harness.Target{
+		{Out: moveBins.noMove, Pkg: "github.com/handoff-go/handoff/examples/demo",
+			Flags: []string{"-ldflags", "-X main.moveConnsDefault=false"}},
+		{Out: moveBins.fakeNext, Pkg: "github.com/handoff-go/handoff/e2e/internal/fakenext"},
 	}
 }
 
@@ -132,7 +137,7 @@ func holder(addr string, rc *rawConn, pids ...int) int {
 		return 0
 	}
 	for _, p := range pids {
-		if socketInodes(p)[ino] {
+		if harness.SocketInodes(p)[ino] {
 			return p
 		}
 	}
@@ -167,3 +172,61 @@ func waitExit0(t *testing.T, pid int, within time.Duration) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// clientLoops are client goroutines that each send requests until
+// stopped; sent counts the requests answered.
+type clientLoops struct {
+	stop atomic.Bool
+	sent atomic.Int64
+	wg   sync.WaitGroup
+	errs chan error
+}
+
+// startLoops starts n goroutines running loop, which returns the error
+// that ended it, or nil once l.stop is set.
+func startLoops(n int, loop func(i int, l *clientLoops) error) *clientLoops {
+	l := &clientLoops{errs: make(chan error, n)}
+	for i := range n {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.errs <- loop(i, l)
+		}()
+	}
+	return l
+}
+
+// waitSent waits until the loops have had n more requests answered.
+func (l *clientLoops) waitSent(t *testing.T, n int64) {
+	t.Helper()
+	from := l.sent.Load()
+	if err := harness.Poll(20*time.Second, func() bool { return l.sent.Load() >= from+n }); err != nil {
+		t.Fatalf("clients stuck at %d requests: %v", l.sent.Load(), err)
+	}
+}
+
+// upgradeEach upgrades d times times from its first generation, each
+// once the old one has exited 0, with every more requests answered after
+// each upgrade.
+func (l *clientLoops) upgradeEach(t *testing.T, d *demoProc, times int, every int64) {
+	t.Helper()
+	pid := d.first
+	for range times {
+		pid = d.upgradeTo(t, pid)
+		l.waitSent(t, every)
+	}
+}
+
+// finish stops the loops, waits for them and fails t with every error
+// they returned.
+func (l *clientLoops) finish(t *testing.T) {
+	t.Helper()
+	l.stop.Store(true)
+	l.wg.Wait()
+	close(l.errs)
+	for err := range l.errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

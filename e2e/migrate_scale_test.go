@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -78,33 +77,12 @@ func TestTLSConnsDrainNotMoved(t *testing.T) {
 	d.first = p
 	d.waitPID(t, func(pid int) bool { return pid == p })
 	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	var stop atomic.Bool
-	var sent, dials atomic.Int64
-	errs := make(chan error, 4)
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- tlsLoop(d.addr, cfg, &stop, &sent, &dials)
-		}()
-	}
-	waitSent(t, &sent, 50)
+	var dials atomic.Int64
+	l := startLoops(4, func(_ int, l *clientLoops) error { return tlsLoop(d.addr, cfg, &l.stop, &l.sent, &dials) })
+	l.waitSent(t, 50)
 	warm := dials.Load()
-	pid := d.first
-	for range 5 {
-		next := d.upgradeTo(t, pid)
-		waitSent(t, &sent, 50)
-		pid = next
-	}
-	stop.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	l.upgradeEach(t, d, 5, 50)
+	l.finish(t)
 	if got := dials.Load() - warm; got < 5 {
 		t.Errorf("%d TLS reconnects over 5 upgrades; want at least one per upgrade (TLS must not move)", got)
 	}

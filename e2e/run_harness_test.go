@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/upgrader"
@@ -31,7 +32,7 @@ var runBins struct {
 
 // runBuilds adds the run tests' binaries to TestMain's builds and checks
 // python3, which takes running it.
-func runBuilds(dir string) [][]string {
+func runBuilds(dir string) []harness.Target {
 	runBins.goserver = filepath.Join(dir, "goserver")
 	runBins.readycrash = filepath.Join(dir, "readycrash")
 	path, err := exec.LookPath("python3")
@@ -39,9 +40,9 @@ func runBuilds(dir string) [][]string {
 		err = exec.Command(path, "-c", "pass").Run()
 	}
 	runBins.python, runBins.pythonErr = path, err
-	return [][]string{
-		{"-o", runBins.goserver, "github.com/handoff-go/handoff/examples/run/goserver"},
-		{"-o", runBins.readycrash, "github.com/handoff-go/handoff/e2e/internal/readycrash"},
+	return []harness.Target{
+		{Out: runBins.goserver, Pkg: "github.com/handoff-go/handoff/examples/run/goserver"},
+		{Out: runBins.readycrash, Pkg: "github.com/handoff-go/handoff/e2e/internal/readycrash"},
 	}
 }
 
@@ -109,7 +110,7 @@ func (r *runProc) start(t *testing.T) int {
 		r.pid = pid
 	}
 	var last int
-	if err := poll(20*time.Second, func() bool { last, _ = proc.ReadPID(r.pidFile); return last == pid }); err != nil {
+	if err := harness.Poll(20*time.Second, func() bool { last, _ = proc.ReadPID(r.pidFile); return last == pid }); err != nil {
 		t.Fatalf("pid file %s: %d; want supervisor %d (%v)\n%s", r.pidFile, last, pid, err, r.log())
 	}
 	child := r.serving(t)
@@ -127,7 +128,7 @@ func stopGracefully(pid int) {
 		return
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	poll(15*time.Second, func() bool { return len(proc.GroupMembers(pid)) == 0 })
+	harness.Poll(15*time.Second, func() bool { return len(proc.GroupMembers(pid)) == 0 })
 }
 
 // startRun starts a supervisor of program and waits until its child serves.
@@ -145,7 +146,7 @@ func (r *runProc) killChildren() {
 		if proc.RunsInGroup(pid, pid) {
 			syscall.Kill(-pid, syscall.SIGKILL)
 		}
-		if err := poll(10*time.Second, func() bool { return len(proc.GroupMembers(pid)) == 0 }); err != nil {
+		if err := harness.Poll(10*time.Second, func() bool { return len(proc.GroupMembers(pid)) == 0 }); err != nil {
 			r.t.Errorf("child group %d outlived SIGKILL", pid)
 		}
 	}
@@ -205,7 +206,7 @@ func (r *runProc) serving(t *testing.T) int {
 	var st runStatus
 	var err error
 	pid := 0
-	perr := poll(15*time.Second, func() bool {
+	perr := harness.Poll(15*time.Second, func() bool {
 		st, err = r.status()
 		pid = 0
 		for _, c := range st.Run.Children {
@@ -216,7 +217,7 @@ func (r *runProc) serving(t *testing.T) int {
 		return err == nil && st.State == "serving" && pid != 0
 	})
 	if perr != nil {
-		t.Fatalf("no serving child: status %+v, %v\n%s", st, err, tail([]byte(r.log()), 40))
+		t.Fatalf("no serving child: status %+v, %v\n%s", st, err, harness.Tail(r.log(), 40))
 	}
 	return pid
 }
@@ -238,7 +239,7 @@ func (r *runProc) hasChild(pid int) bool {
 func (r *runProc) waitServes(t *testing.T, pid int) {
 	t.Helper()
 	var got string
-	if err := poll(10*time.Second, func() bool { got = getPID(r.addr); return got == strconv.Itoa(pid) }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { got = getPID(r.addr); return got == strconv.Itoa(pid) }); err != nil {
 		t.Fatalf("GET / X-Pid: got %q; want child %d (%v)", got, pid, err)
 	}
 }
@@ -252,12 +253,12 @@ func (r *runProc) upgradeBySignal(t *testing.T, old int) int {
 		t.Fatalf("SIGHUP %d: %v", sup, err)
 	}
 	var next int
-	if err := poll(15*time.Second, func() bool { next = r.serving(t); return next != old }); err != nil {
-		t.Fatalf("no new child after SIGHUP; still %d\n%s", old, tail([]byte(r.log()), 40))
+	if err := harness.Poll(15*time.Second, func() bool { next = r.serving(t); return next != old }); err != nil {
+		t.Fatalf("no new child after SIGHUP; still %d\n%s", old, harness.Tail(r.log(), 40))
 	}
 	r.waitServes(t, next)
-	if err := poll(15*time.Second, func() bool { return !r.hasChild(old) }); err != nil {
-		t.Fatalf("old child %d still there after the upgrade\n%s", old, tail([]byte(r.log()), 40))
+	if err := harness.Poll(15*time.Second, func() bool { return !r.hasChild(old) }); err != nil {
+		t.Fatalf("old child %d still there after the upgrade\n%s", old, harness.Tail(r.log(), 40))
 	}
 	return next
 }

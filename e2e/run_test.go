@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
@@ -47,7 +48,7 @@ func TestRunZeroLossUnderLoad(t *testing.T) {
 				}
 				checkChildrenExitedOK(t, r)
 				if rec := r.stop(t, r.pid); !rec.OK() {
-					t.Fatalf("supervisor after SIGTERM: %v; want exit status 0\n%s", rec, tail([]byte(r.log()), 30))
+					t.Fatalf("supervisor after SIGTERM: %v; want exit status 0\n%s", rec, harness.Tail(r.log(), 30))
 				}
 				checkNoChildLeft(t, r)
 				t.Logf("%s/%s: 20 upgrades, %s", name, mode, res.Summary())
@@ -296,8 +297,8 @@ func (r *runProc) upgradeBySignalNoWait(t *testing.T, old int) int {
 	t.Helper()
 	syscall.Kill(r.pid, syscall.SIGHUP)
 	var next int
-	if err := poll(15*time.Second, func() bool { next = r.serving(t); return next != old }); err != nil {
-		t.Fatalf("no new child after SIGHUP; still %d\n%s", old, tail([]byte(r.log()), 40))
+	if err := harness.Poll(15*time.Second, func() bool { next = r.serving(t); return next != old }); err != nil {
+		t.Fatalf("no new child after SIGHUP; still %d\n%s", old, harness.Tail(r.log(), 40))
 	}
 	r.waitServes(t, next)
 	return next

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/nspawn"
 )
@@ -114,7 +115,7 @@ func bootUnits(t *testing.T, unified bool) *unitBox {
 		}
 		for _, unit := range []string{demoUnit, runUnit} {
 			if j := m.Journal(unit); strings.TrimSpace(j) != "" {
-				t.Logf("journal of %s:\n%s", unit, tail([]byte(j), 80))
+				t.Logf("journal of %s:\n%s", unit, harness.Tail(j, 80))
 			}
 		}
 	})
@@ -189,7 +190,7 @@ func (b *unitBox) activate(t *testing.T) int {
 	t.Helper()
 	b.mustSystemctl(t, "start", "demo.socket")
 	var got string
-	if err := poll(20*time.Second, func() bool { got = getPID(b.addr); _, err := strconv.Atoi(got); return err == nil }); err != nil {
+	if err := harness.Poll(20*time.Second, func() bool { got = getPID(b.addr); _, err := strconv.Atoi(got); return err == nil }); err != nil {
 		t.Fatalf("first request through demo.socket: X-Pid %q (%v)", got, err)
 	}
 	pid, _ := strconv.Atoi(got)
@@ -201,7 +202,7 @@ func (b *unitBox) activate(t *testing.T) int {
 		v = b.show(t, "ActiveState", "SubState", "MainPID")
 		return v["ActiveState"] == "active" && v["SubState"] == "running" && v["MainPID"] == got
 	}
-	if err := poll(20*time.Second, started); err != nil {
+	if err := harness.Poll(20*time.Second, started); err != nil {
 		t.Fatalf("after the first request (answered by pid %d): %v; want active/running on that MainPID (%v)", pid, v, err)
 	}
 	return pid
@@ -400,7 +401,7 @@ func testStopAfterReloads(t *testing.T, b *unitBox, withDraining bool) {
 	journal := b.m.Journal(demoUnit)
 	for _, bad := range []string{"SIGKILL", "remains running after unit stopped", "Failed with result"} {
 		if strings.Contains(journal, bad) {
-			t.Errorf("journal says %q:\n%s", bad, tail([]byte(journal), 30))
+			t.Errorf("journal says %q:\n%s", bad, harness.Tail(journal, 30))
 		}
 	}
 	if left := b.cgroupProcs(t); left != "" {
@@ -458,7 +459,7 @@ func (b *unitBox) slowInFlight(t *testing.T, pid, ms int) <-chan string {
 	ch := make(chan string, 1)
 	go func() { ch <- slowGet(b.addr, ms) }()
 	var got int
-	if err := poll(10*time.Second, func() bool { got = established(host, b.addr); return got > before }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { got = established(host, b.addr); return got > before }); err != nil {
 		t.Fatalf("slow request to pid %d (host pid %d): not in flight (%d connections): %v", pid, host, got, err)
 	}
 	return ch
@@ -491,7 +492,7 @@ func testKill9Restart(t *testing.T, b *unitBox) {
 		return v["NRestarts"] == "1" && v["ActiveState"] == "active" && v["SubState"] == "running" &&
 			v["MainPID"] != "0" && v["MainPID"] != strconv.Itoa(pid)
 	}
-	if err := poll(30*time.Second, restarted); err != nil {
+	if err := harness.Poll(30*time.Second, restarted); err != nil {
 		t.Fatalf("after kill -9 of MainPID %d: %v; want active/running on a new MainPID with NRestarts=1 (%v)", pid, v, err)
 	}
 	waitRequests(t, run, 200)

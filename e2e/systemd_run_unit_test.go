@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 )
 
@@ -78,13 +79,13 @@ func testRunUnit(t *testing.T, b *unitBox) {
 	journal := b.m.Journal(runUnit)
 	for _, bad := range []string{"SIGKILL", "remains running after unit stopped", "Failed with result"} {
 		if strings.Contains(journal, bad) {
-			t.Errorf("journal says %q:\n%s", bad, tail([]byte(journal), 30))
+			t.Errorf("journal says %q:\n%s", bad, harness.Tail(journal, 30))
 		}
 	}
 	transcript(t, "systemctl stop: slow request answered by child %s; %s/%s, result %s", child,
 		v["ActiveState"], v["SubState"], v["Result"])
 	if t.Failed() {
-		t.Logf("journal of %s:\n%s", runUnit, tail([]byte(journal), 60))
+		t.Logf("journal of %s:\n%s", runUnit, harness.Tail(journal, 60))
 	}
 }
 
@@ -105,7 +106,7 @@ func (b *unitBox) runState(t *testing.T, step string) map[string]string {
 func (b *unitBox) waitChild(t *testing.T, old string) string {
 	t.Helper()
 	var got string
-	err := poll(20*time.Second, func() bool {
+	err := harness.Poll(20*time.Second, func() bool {
 		got = getPID(b.addr)
 		_, err := strconv.Atoi(got)
 		return err == nil && got != old

@@ -5,11 +5,13 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -378,15 +380,15 @@ func TestRenderSaved(t *testing.T) {
 	}
 	md := string(b)
 	for _, want := range []string{
-		"| keepalive | tableflip | 10 / 10 | 13323 | 319 | 31.90 | eof=319 | in-progress=2 |", // section 1
+		"| keepalive | tableflip | 10 / 10 | 13323 | 319 | 31.90 | eof=319 | in-progress=2 |", // lost
 		"skipped: wrk not installed",
-		"| requests/s, upgrading ÷ idle | 0.98x | – |", // section 2
+		"| requests/s, upgrading ÷ idle | 0.98x | – |", // throughput
 		"error: tableflip exited at start",
-		"| 1000 | handoff | 10 / 10 | 7.20 ms (6.50 ms, 7.40 ms) | 1.26x | 8.91 ms |", // section 3
+		"| 1000 | handoff | 10 / 10 | 7.20 ms (6.50 ms, 7.40 ms) | 1.26x | 8.91 ms |", // upgrade-time
 		"| 1000 | handoff | 1.10 ms | – | 4.58 ms | – | 3.30 ms |",                    // its steps
-		"| new pid → old gone, p90 | 7.59 ms | 7.59 ms |",                             // section 4
-		"| 60.0% (300) | 10.3 ms (0.00 ms, 0.00 ms) |",                                // section 5
-		"| handoff | 43746 | 0.821x | 43746 | 0 |",                                    // section 6
+		"| new pid → old gone, p90 | 7.59 ms | 7.59 ms |",                             // old-gone
+		"| 60.0% (300) | 10.3 ms (0.00 ms, 0.00 ms) |",                                // idle
+		"| handoff | 43746 | 0.821x | 43746 | 0 |",                                    // steady
 		"5× WARN upgrade failed: parent hasn't exited",
 	} {
 		if !strings.Contains(md, want) {
@@ -409,6 +411,8 @@ func TestMarkdownJudgesNothing(t *testing.T) {
 	}
 }
 
+// A file from before header.sections says -only idle, which meant the
+// idle and steady sections.
 func TestOnlyIdleRendersSectionsFiveAndSix(t *testing.T) {
 	r := sampleReport()
 	r.Restarts, r.Header.Only = nil, "idle"
@@ -421,6 +425,118 @@ func TestOnlyIdleRendersSectionsFiveAndSix(t *testing.T) {
 	for _, h := range []string{"## 1.", "## 2.", "## 3.", "## 4."} {
 		if strings.Contains(md, h) {
 			t.Errorf("-only idle: got a %q heading; want sections 5 and 6 only", h)
+		}
+	}
+}
+
+func TestOrderAlternatesWhoGoesFirst(t *testing.T) {
+	tests := []struct {
+		name   string
+		n      int
+		rounds [][]int
+	}{
+		{name: "a pair: AB, BA, AB, BA", n: 2, rounds: [][]int{{0, 1}, {1, 0}, {0, 1}, {1, 0}}},
+		{name: "three servers rotate", n: 3, rounds: [][]int{{0, 1, 2}, {1, 2, 0}, {2, 0, 1}, {0, 1, 2}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for r, want := range tt.rounds {
+				if got := order(r, tt.n); !slices.Equal(got, want) {
+					t.Errorf("order(%d, %d): got %v; want %v", r, tt.n, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestInRoundsRunsABThenBA(t *testing.T) {
+	var ran []string
+	got := inRounds(3, func(r int, k kind) string {
+		s := fmt.Sprintf("%s%d", k, r)
+		ran = append(ran, s)
+		return s
+	})
+	wantRan := []string{"handoff0", "tableflip0", "tableflip1", "handoff1", "handoff2", "tableflip2"}
+	if !slices.Equal(ran, wantRan) {
+		t.Errorf("run order: got %v; want %v", ran, wantRan)
+	}
+	want := [2][]string{{"handoff0", "handoff1", "handoff2"}, {"tableflip0", "tableflip1", "tableflip2"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("results by server: got %v; want %v", got, want)
+	}
+}
+
+func TestEverySectionHasRoundsBothWays(t *testing.T) {
+	// Each server goes first as often as second, over a section's rounds:
+	// the two halves of a series, or any even count of rounds.
+	for _, n := range []int{2, 5, 10, 100} {
+		first := map[kind]int{}
+		inRounds(len(halves(n)), func(r int, k kind) int {
+			if order(r, 2)[0] == slices.Index(pair[:], k) {
+				first[k]++
+			}
+			return 0
+		})
+		if first[handoff] != first[tableflip] {
+			t.Errorf("%d upgrades: handoff first %d times, tableflip %d; want as often", n, first[handoff], first[tableflip])
+		}
+	}
+}
+
+func TestHalves(t *testing.T) {
+	tests := []struct {
+		n    int
+		want []int
+	}{
+		{n: 0, want: []int{0}}, {n: 1, want: []int{1}}, {n: 2, want: []int{1, 1}},
+		{n: 5, want: []int{3, 2}}, {n: 100, want: []int{50, 50}},
+	}
+	for _, tt := range tests {
+		if got := halves(tt.n); !slices.Equal(got, tt.want) {
+			t.Errorf("halves(%d): got %v; want %v", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestSeriesPlus(t *testing.T) {
+	a := series{asked: 3, done: 3, refused: map[string]int64{"in-progress": 1}, ready: durations(1, 2, 3), oldPIDs: []int{10}}
+	b := series{asked: 2, done: 1, failures: []string{"x"}, stopped: "time budget spent", refused: map[string]int64{"in-progress": 2}, ready: durations(4)}
+	got := series{}.plus(a).plus(b)
+	if got.asked != 5 || got.done != 4 || got.refused["in-progress"] != 3 || len(got.ready) != 4 ||
+		!slices.Equal(got.failures, []string{"x"}) || got.stopped != "time budget spent" || !slices.Equal(got.oldPIDs, []int{10}) {
+		t.Errorf("plus: got %+v", got)
+	}
+}
+
+func TestChooseSections(t *testing.T) {
+	tests := []struct {
+		only    string
+		want    []string
+		wantErr bool
+	}{
+		{only: "", want: []string{"lost", "throughput", "upgrade-time", "old-gone", "idle", "steady"}},
+		{only: "idle,steady", want: []string{"idle", "steady"}},
+		{only: "steady, lost,steady", want: []string{"steady", "lost"}},
+		{only: "5", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := chooseSections(tt.only)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("chooseSections(%q): got %v, %v; want %v (error %v)", tt.only, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestRenderOnlyTheSectionsRun(t *testing.T) {
+	r := sampleReport()
+	r.Header.Sections = []string{"upgrade-time"}
+	md := r.markdown()
+	if !strings.Contains(md, "## 3. Upgrade time by listener count") {
+		t.Errorf("no heading of the section run:\n%s", md)
+	}
+	for _, h := range []string{"## 1.", "## 2.", "## 4.", "## 5.", "## 6."} {
+		if strings.Contains(md, h) {
+			t.Errorf("got a %q heading; want upgrade-time only", h)
 		}
 	}
 }

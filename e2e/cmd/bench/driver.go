@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 )
 
@@ -31,13 +32,13 @@ type driver interface {
 
 // startDriver starts clients of mode against addr, bounded by end, and
 // returns once requests are being answered.
-func (h *harness) startDriver(mode load.Mode, addr string, clients int, end time.Time) (driver, error) {
+func (b *bench) startDriver(mode load.Mode, addr string, clients int, end time.Time) (driver, error) {
 	if mode == wrkMode {
-		return h.startWrk(addr, clients, end)
+		return b.startWrkDriver(addr, clients, end)
 	}
 	run := load.Start(load.Config{Addr: addr, Clients: clients, Mode: mode,
 		MaxDuration: time.Until(end) + 5*time.Second})
-	if !pollUntil(earliest(5*time.Second, end), time.Millisecond, func() bool {
+	if !harness.Until(harness.Earliest(5*time.Second, end), time.Millisecond, func() bool {
 		ok, _ := run.Counts()
 		return ok >= int64(4*clients)
 	}) {
@@ -56,55 +57,80 @@ func (d inProcess) finish() (loadResult, error) {
 		latencies: res.Latencies, elapsed: res.Elapsed}, nil
 }
 
+// startWrkDriver is wrk as a driver: it runs until finish interrupts it.
+func (b *bench) startWrkDriver(addr string, clients int, end time.Time) (driver, error) {
+	w, err := b.startWrk(addr, clients, time.Until(end)+5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	time.Sleep(500 * time.Millisecond) // let its connections open
+	if rec, gone := b.reaper.Exited(w.pid); gone {
+		w.result(false, 0)
+		return nil, fmt.Errorf("wrk exited at start (%v): %s", rec, harness.LastLogLine(w.out))
+	}
+	return wrkDriver{w}, nil
+}
+
+// wrkDriver is a wrk process putting load on a server.
+type wrkDriver struct{ w *wrkRun }
+
+// finish interrupts wrk, which makes it stop and print its summary.
+func (d wrkDriver) finish() (loadResult, error) {
+	res, err := d.w.result(true, 10*time.Second)
+	if err != nil {
+		return loadResult{}, err
+	}
+	return loadResult{ok: res.requests - res.non2xx, lost: res.lost(), errors: res.breakdown(),
+		elapsed: time.Since(d.w.start)}, nil
+}
+
 // wrkRun is a wrk process; its output goes to a file in dir.
 type wrkRun struct {
-	h     *harness
+	b     *bench
 	pid   int
 	dir   string
 	out   string
 	start time.Time
 }
 
-// startWrk runs `wrk -t2 -c<clients> -d<until end>s`; finish interrupts
-// it, which makes wrk stop and print its summary.
-func (h *harness) startWrk(addr string, clients int, end time.Time) (*wrkRun, error) {
-	dir, err := h.tempDir()
+// startWrk runs `wrk -t2 -c<conns> -d<d>` against addr (d in whole
+// seconds, at least one).
+func (b *bench) startWrk(addr string, conns int, d time.Duration) (*wrkRun, error) {
+	dir, err := b.tempDir()
 	if err != nil {
 		return nil, fmt.Errorf("wrk: %w", err)
 	}
-	w := &wrkRun{h: h, dir: dir, out: filepath.Join(dir, "wrk.out"), start: time.Now()}
-	secs := int(time.Until(end)/time.Second) + 5
-	args := []string{"-t2", "-c" + strconv.Itoa(clients), "-d" + strconv.Itoa(secs) + "s", "http://" + addr + "/"}
-	if w.pid, err = h.spawn(h.wrk, args, w.out); err != nil {
-		h.removeDir(dir)
+	w := &wrkRun{b: b, dir: dir, out: filepath.Join(dir, "wrk.out"), start: time.Now()}
+	secs := strconv.Itoa(max(1, int(d/time.Second)))
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + secs + "s", "http://" + addr + "/"}
+	if w.pid, err = b.spawn(b.wrk, args, w.out); err != nil {
+		b.removeDir(dir)
 		return nil, fmt.Errorf("wrk: %w", err)
-	}
-	time.Sleep(500 * time.Millisecond) // let its connections open
-	if rec, gone := h.reaper.Exited(w.pid); gone {
-		w.finish()
-		return nil, fmt.Errorf("wrk exited at start (%v): %s", rec, lastLogLine(w.out))
 	}
 	return w, nil
 }
 
-func (w *wrkRun) finish() (loadResult, error) {
-	defer w.h.removeDir(w.dir)
-	syscall.Kill(w.pid, syscall.SIGINT)
-	exited := pollUntil(time.Now().Add(10*time.Second), 5*time.Millisecond, func() bool {
-		_, gone := w.h.reaper.Exited(w.pid)
+// result waits up to within for wrk to exit, after interrupting it if
+// interrupt, kills whatever is left of it and parses its summary.
+func (w *wrkRun) result(interrupt bool, within time.Duration) (wrkResult, error) {
+	defer w.b.removeDir(w.dir)
+	if interrupt {
+		syscall.Kill(w.pid, syscall.SIGINT)
+	}
+	exited := harness.Until(time.Now().Add(within), 5*time.Millisecond, func() bool {
+		_, gone := w.b.reaper.Exited(w.pid)
 		return gone
 	})
-	if err := w.h.killGroup(w.pid); err != nil {
+	if err := w.b.killGroup(w.pid); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: warning:", err)
 	}
 	if !exited {
-		return loadResult{}, fmt.Errorf("wrk did not exit within 10s of SIGINT")
+		return wrkResult{}, fmt.Errorf("wrk did not exit within %v", within)
 	}
-	b, _ := os.ReadFile(w.out)
-	res, err := parseWrk(string(b))
+	text, _ := os.ReadFile(w.out)
+	res, err := parseWrk(string(text))
 	if err != nil {
-		return loadResult{}, fmt.Errorf("wrk: %w", err)
+		return wrkResult{}, fmt.Errorf("wrk: %w", err)
 	}
-	return loadResult{ok: res.requests - res.non2xx, lost: res.lost(), errors: res.breakdown(),
-		elapsed: time.Since(w.start)}, nil
+	return res, nil
 }

@@ -5,8 +5,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
-	"sort"
 	"strings"
 )
 
@@ -52,32 +50,10 @@ func summarizeLog(text string) logSummary {
 
 // String lists the messages, most frequent first.
 func (s logSummary) String() string {
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		if s[keys[i]] != s[keys[j]] {
-			return s[keys[i]] > s[keys[j]]
-		}
-		return keys[i] < keys[j]
-	})
+	keys := largestFirst(s)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%d× %s", s[k], k)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// lastLogLine is the last non-empty line of a log, for failure reasons.
-func lastLogLine(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "no log"
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if last := lines[len(lines)-1]; last != "" {
-		return last
-	}
-	return "empty log"
 }

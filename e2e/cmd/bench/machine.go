@@ -13,28 +13,20 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// machine says where the numbers come from.
-type machine struct {
-	cpus      int // as nproc counts them: the CPUs this process may use
-	cpuModel  string
-	kernel    string
-	goVersion string
-	nofile    uint64 // soft RLIMIT_NOFILE the servers inherit
-	date      time.Time
-}
-
-func readMachine() machine {
-	m := machine{cpus: runtime.NumCPU(), cpuModel: cpuModel(), goVersion: runtime.Version(),
-		kernel: "unknown", date: time.Now().UTC()}
+// machineHeader is the part of a run's header that says where the
+// numbers come from.
+func machineHeader() header {
+	h := header{CPUs: runtime.NumCPU(), CPUModel: cpuModel(), GoVersion: runtime.Version(),
+		Kernel: "unknown", Date: time.Now().UTC()}
 	var u unix.Utsname
 	if unix.Uname(&u) == nil {
-		m.kernel = unix.ByteSliceToString(u.Release[:])
+		h.Kernel = unix.ByteSliceToString(u.Release[:])
 	}
 	var lim unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil {
-		m.nofile = lim.Cur
+		h.NoFile = lim.Cur // the soft limit the servers inherit
 	}
-	return m
+	return h
 }
 
 // cpuModel is the first "model name" in /proc/cpuinfo.

@@ -1,15 +1,16 @@
 //go:build linux
 
 // Command bench compares handoff's demo server with the same server on
-// cloudflare/tableflip: requests lost per upgrade, throughput and p99
-// while upgrading, upgrade time by listener count, how soon the old
-// process is gone, idle connections through upgrades and steady-state
-// throughput. It builds the servers and runs them alternately on loopback
-// under the same load and upgrade schedule. Every figure goes to a JSON
-// file (-json, or bench-<UTC time>.json here); the Markdown on stdout is
+// cloudflare/tableflip, in sections: requests lost per upgrade, throughput
+// and p99 while upgrading, upgrade time by listener count, how soon the
+// old process is gone, idle connections through upgrades and steady-state
+// throughput. It builds the servers and runs them on loopback under the
+// same load and upgrade schedule, in rounds that alternate which server
+// goes first (README.md says how). Every figure goes to a JSON file
+// (-json, or bench-<UTC time>.json here); the Markdown on stdout is
 // rendered from that file once written (progress goes to stderr).
 //
-//	go run ./e2e/cmd/bench [-quick] [-only idle] [-json FILE] [-out FILE] [-upgrades 100] [-clients 32] [-wrk PATH] [-logs DIR]
+//	go run ./e2e/cmd/bench [-quick] [-only SECTION,...] [-json FILE] [-out FILE] [-upgrades 100] [-clients 32] [-wrk PATH] [-logs DIR]
 //	go run ./e2e/cmd/bench -render FILE [-out FILE]
 package main
 
@@ -20,11 +21,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
@@ -34,19 +38,19 @@ var errOutOfTime = errors.New("skipped: the bench's time budget is spent")
 
 // options are the run's sizes.
 type options struct {
-	upgrades  int           // per mode per server, section 1
+	upgrades  int           // per mode per server, section lost
 	clients   int           // load clients (and wrk connections)
 	quick     bool          // smoke run
 	out       string        // also write the report here
 	wrk       string        // wrk binary; empty when not installed
 	logs      string        // keep server logs in this directory
-	window    time.Duration // section 2's idle and busy windows
-	listeners []int         // section 3's listener counts
-	timeK     int           // section 3's upgrades per count
-	goneN     int           // section 4's upgrades
+	window    time.Duration // section throughput's idle and busy windows
+	listeners []int         // section upgrade-time's listener counts
+	timeK     int           // section upgrade-time's upgrades per count
+	goneN     int           // section old-gone's upgrades
 	budget    time.Duration // the whole run, after the build
 	json      string        // write the figures here; empty: defaultJSONPath
-	only      string        // "idle": run sections 5 and 6 only
+	only      string        // run only these sections (comma-separated names)
 	render    string        // render this JSON file and run nothing
 }
 
@@ -59,7 +63,7 @@ func parseOptions() options {
 	flag.StringVar(&o.wrk, "wrk", "", "path to wrk (default: looked up in PATH)")
 	flag.StringVar(&o.logs, "logs", "", "keep a copy of every server's log in this existing directory")
 	flag.StringVar(&o.json, "json", "", "write the figures as JSON to this file (default bench-<UTC yyyymmdd-hhmmss>.json)")
-	flag.StringVar(&o.only, "only", "", `"idle": run only sections 5 (idle connections) and 6 (steady state)`)
+	flag.StringVar(&o.only, "only", "", "run only these sections, comma-separated: "+strings.Join(sectionNames(), ", "))
 	flag.StringVar(&o.render, "render", "", "render the Markdown of this saved JSON file; run nothing")
 	flag.Parse()
 	set := map[string]bool{}
@@ -70,9 +74,6 @@ func parseOptions() options {
 		if !set["upgrades"] {
 			o.upgrades = 10
 		}
-	}
-	if o.only == "idle" {
-		o.budget = 8 * time.Minute // sections 5 and 6 alone, without -quick, take about 4
 	}
 	if o.wrk == "" {
 		o.wrk, _ = exec.LookPath("wrk")
@@ -86,8 +87,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench: -upgrades and -clients must be at least 1")
 		os.Exit(2)
 	}
-	if o.only != "" && o.only != "idle" {
-		fmt.Fprintf(os.Stderr, "bench: -only %q: the one choice is idle\n", o.only)
+	if _, err := chooseSections(o.only); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
 	if o.render != "" {
@@ -104,15 +105,22 @@ func main() {
 }
 
 func run(o options) error {
+	chosen, err := chooseSections(o.only)
+	if err != nil {
+		return err
+	}
 	if err := raiseFileLimit(); err != nil {
 		return err
 	}
-	h := newHarness(o.wrk, o.logs)
-	defer h.cleanup()
-	stopInterrupts := cleanupOnInterrupt(h)
+	if err := harness.CloseInheritedOnExec(); err != nil { // the servers get their own fds only
+		return err
+	}
+	b := newBench(o.wrk, o.logs)
+	defer b.cleanup()
+	stopInterrupts := cleanupOnInterrupt(b)
 	defer stopInterrupts()
-	progress("building demo and tfdemo")
-	if err := h.build(); err != nil {
+	progress("building demo, tfdemo and plaindemo")
+	if err := b.build(); err != nil {
 		return err
 	}
 	// Only now: the reaper would steal `go build`'s exit status.
@@ -121,20 +129,36 @@ func run(o options) error {
 		return err
 	}
 	defer r.Stop()
-	h.start(r, time.Now().Add(o.budget))
+	b.start(r, time.Now().Add(o.budget))
 
-	res := h.measureAll(o)
-	h.cleanup()
-	res.leftovers, res.groups = h.leftovers(), h.groupCount()
+	rep := b.measure(o, chosen)
 	path := o.json
 	if path == "" {
-		path = defaultJSONPath(res.machine.date)
+		path = defaultJSONPath(rep.Header.Date)
 	}
-	if err := writeReport(path, res.report()); err != nil {
+	if err := writeReport(path, rep); err != nil {
 		return err
 	}
 	progress("figures written to %s", path)
 	return renderSaved(path, o.out)
+}
+
+// measure runs the chosen sections in their order and cleans up after
+// them: the report's header counts what was left.
+func (b *bench) measure(o options, chosen []string) report {
+	start := time.Now()
+	rep := report{Header: newHeader(o, chosen)}
+	for _, s := range sections {
+		if slices.Contains(chosen, s.name) {
+			progress("section %s", s.name)
+			s.run(b, o, &rep)
+		}
+	}
+	b.cleanup()
+	h := &rep.Header
+	h.Elapsed, h.LoadAfter = time.Since(start), loadAverage()
+	h.Leftovers, h.ProcessGroups = append([]int{}, b.leftovers()...), b.groupCount()
+	return rep
 }
 
 // renderSaved prints the Markdown of the JSON file at path, and writes it
@@ -165,7 +189,7 @@ func raiseFileLimit() error {
 
 // cleanupOnInterrupt kills every process and removes every temp dir on
 // SIGINT or SIGTERM, then exits.
-func cleanupOnInterrupt(h *harness) (stop func()) {
+func cleanupOnInterrupt(b *bench) (stop func()) {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -173,7 +197,7 @@ func cleanupOnInterrupt(h *harness) (stop func()) {
 		select {
 		case sig := <-sigs:
 			fmt.Fprintf(os.Stderr, "bench: %v: stopping every server\n", sig)
-			h.cleanup()
+			b.cleanup()
 			os.Exit(130)
 		case <-done:
 		}

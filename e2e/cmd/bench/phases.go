@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -101,4 +102,10 @@ func (s *phaseSamples) add(p phases) {
 			*f.to = append(*f.to, f.d)
 		}
 	}
+}
+
+// plus is s and t together.
+func (s phaseSamples) plus(t phaseSamples) phaseSamples {
+	return phaseSamples{started: slices.Concat(s.started, t.started), handedOver: slices.Concat(s.handedOver, t.handedOver),
+		ready: slices.Concat(s.ready, t.ready), hangup: slices.Concat(s.hangup, t.hangup), gone: slices.Concat(s.gone, t.gone)}
 }

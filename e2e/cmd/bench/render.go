@@ -4,26 +4,27 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
-// markdown renders r: tables of figures under short headings. What each
-// figure means, and what it is held to, is in e2e/cmd/bench/README.md.
+// markdown renders r: tables of figures under short headings, a section
+// each that r holds. What each figure means, and what it is held to, is in
+// e2e/cmd/bench/README.md.
 func (r report) markdown() string {
 	var b strings.Builder
 	b.WriteString("# handoff vs cloudflare/tableflip: restarts under load\n\n")
 	writeHeader(&b, r.Header)
-	if f := r.Restarts; f != nil {
-		writeLost(&b, f.Lost)
-		writeThroughput(&b, f.Throughput)
-		writeTimes(&b, f.Times)
-		writeGone(&b, f.Gone)
+	ran := r.Header.ran()
+	for i, s := range sections {
+		if slices.Contains(ran, s.name) {
+			fmt.Fprintf(&b, "## %d. %s\n\n", i+1, s.title)
+			s.render(&b, r)
+		}
 	}
-	writeIdle(&b, r.Idle.Cases)
-	writeSteady(&b, r.Idle.Steady)
 	if r.Restarts != nil {
-		writeLogs(&b, *r.Restarts) // sections 5 and 6 keep no logs
+		writeLogs(&b, *r.Restarts) // idle and steady keep no logs
 	}
 	return b.String()
 }
@@ -47,21 +48,26 @@ func writeHeader(b *strings.Builder, h header) {
 	t.add("1-minute load average, before / after", fmt.Sprintf("%.2f / %.2f", h.LoadBefore, h.LoadAfter))
 	t.add("run", run)
 	t.add("took", h.Elapsed.Round(time.Second).String())
-	if h.Only == "" {
-		t.add("upgrades per client mode and server (section 1)", fmt.Sprint(h.Upgrades))
-		t.add("clients", fmt.Sprint(h.Clients))
-		t.add("idle and upgrading windows (section 2)", h.Window.String())
-		t.add("listener counts, upgrades per count (section 3)", fmt.Sprintf("%v, %d", h.Listeners, h.UpgradesPerCount))
-		t.add("upgrades (section 4)", fmt.Sprint(h.GoneUpgrades))
+	ran := h.ran()
+	t.add("sections", strings.Join(ran, ", "))
+	sized := func(section, setting, value string) {
+		if slices.Contains(ran, section) {
+			t.add(setting+" ("+section+")", value)
+		}
 	}
+	sized("lost", "upgrades per client mode and server", fmt.Sprint(h.Upgrades))
+	t.add("clients", fmt.Sprint(h.Clients))
+	sized("throughput", "idle and upgrading windows", h.Window.String())
+	sized("upgrade-time", "listener counts, upgrades per count", fmt.Sprintf("%v, %d", h.Listeners, h.UpgradesPerCount))
+	sized("old-gone", "upgrades", fmt.Sprint(h.GoneUpgrades))
 	t.add("process groups started / processes alive at the end", fmt.Sprintf("%d / %s", h.ProcessGroups, left))
 	fmt.Fprintf(b, "%s\n", t.markdown())
 }
 
-// section 1
+// section lost
 
-func writeLost(b *strings.Builder, rows []lostMode) {
-	b.WriteString("## 1. Requests lost per upgrade\n\n")
+func renderLost(b *strings.Builder, r report) {
+	rows := r.Restarts.Lost
 	t := table{header: []string{"client mode", "server", "upgrades done / asked", "answered", "lost", "lost per upgrade",
 		"error kinds", "refused and re-sent", "old exits not 0", "errors"}}
 	for _, m := range rows {
@@ -105,11 +111,11 @@ func clip(s string) string {
 	return s
 }
 
-// section 2
+// section throughput
 
-func writeThroughput(b *strings.Builder, runs [2]throughputRun) {
-	h, f := runs[0], runs[1]
-	fmt.Fprintf(b, "## 2. Throughput and p99 while upgrading every %v\n\n", h.UpgradeEvery)
+func renderThroughput(b *strings.Builder, r report) {
+	h, f := r.Restarts.Throughput[0], r.Restarts.Throughput[1]
+	fmt.Fprintf(b, "A trigger every %v in the upgrading slices.\n\n", h.UpgradeEvery)
 	t := table{header: []string{"figure", "handoff", "tableflip"}}
 	if h.Error != "" || f.Error != "" {
 		t.add("error", errOr(h.Error), errOr(f.Error))
@@ -157,10 +163,10 @@ func times(v float64) string {
 	return fmt.Sprintf("%.2fx", v)
 }
 
-// section 3
+// section upgrade-time
 
-func writeTimes(b *strings.Builder, rows []timesAt) {
-	b.WriteString("## 3. Upgrade time by listener count\n\n")
+func renderTimes(b *strings.Builder, r report) {
+	rows := r.Restarts.Times
 	t := table{header: []string{"listeners", "server", "upgrades done / asked", "trigger → new pid, median (min, max)",
 		"handoff ÷ tableflip", "CPU per generation, median", "refused and re-sent", "errors"}}
 	steps := table{header: []string{"listeners", "server", "trigger → started", "trigger → handed over",
@@ -202,12 +208,11 @@ func medianCell(d dist) string {
 	return ms(d.Median)
 }
 
-// section 4
+// section old-gone
 
-func writeGone(b *strings.Builder, runs [2]seriesRun) {
-	b.WriteString("## 4. Old process gone after the new one is ready, under keep-alive load\n\n")
+func renderGone(b *strings.Builder, r report) {
 	t := table{header: []string{"figure", "handoff", "tableflip"}}
-	h, f := runs[0], runs[1]
+	h, f := r.Restarts.Gone[0], r.Restarts.Gone[1]
 	if h.Error != "" || f.Error != "" {
 		t.add("error", errOr(h.Error), errOr(f.Error))
 	}
@@ -241,10 +246,10 @@ func maxCell(d dist) string {
 	return ms(d.Max)
 }
 
-// section 5
+// section idle
 
-func writeIdle(b *strings.Builder, cases []idleCaseRuns) {
-	b.WriteString("## 5. Idle keep-alive connections through upgrades\n\n")
+func renderIdle(b *strings.Builder, r report) {
+	cases := r.Idle.Cases
 	t := table{header: []string{"case", "server", "upgrades", "answered", "lost", "redials per upgrade (share of clients)",
 		"trigger → old gone, median (min, max)", "refused and re-sent"}}
 	for _, cr := range cases {
@@ -267,10 +272,10 @@ func writeIdle(b *strings.Builder, cases []idleCaseRuns) {
 	fmt.Fprintf(b, "%s\n", t.markdown())
 }
 
-// section 6
+// section steady
 
-func writeSteady(b *strings.Builder, s steadyResult) {
-	b.WriteString("## 6. Steady-state throughput, no upgrades\n\n")
+func renderSteady(b *strings.Builder, r report) {
+	s := r.Idle.Steady
 	if s.Err != "" {
 		fmt.Fprintf(b, "%s\n\n", errCell(s.Err))
 	}
@@ -298,21 +303,21 @@ func writeLogs(b *strings.Builder, f restartFigures) {
 	}
 	for _, m := range f.Lost {
 		for _, sr := range m.Runs {
-			add("1, "+m.Mode, sr.Server, sr.Logs)
+			add("lost, "+m.Mode, sr.Server, sr.Logs)
 		}
 	}
 	for _, tr := range f.Throughput {
-		add("2", tr.Server, tr.Logs)
+		add("throughput", tr.Server, tr.Logs)
 	}
 	for _, at := range f.Times {
 		for _, sr := range at.Runs {
-			add(fmt.Sprintf("3, %d listeners", at.Listeners), sr.Server, sr.Logs)
+			add(fmt.Sprintf("upgrade-time, %d listeners", at.Listeners), sr.Server, sr.Logs)
 		}
 	}
 	for _, sr := range f.Gone {
-		add("4", sr.Server, sr.Logs)
+		add("old-gone", sr.Server, sr.Logs)
 	}
-	b.WriteString("## Server logs (sections 1 to 4)\n\n")
+	b.WriteString("## Server logs (the upgrade sections)\n\n")
 	if len(t.rows) == 0 {
 		b.WriteString("No server logged a WARN or ERROR record.\n")
 		return

@@ -17,8 +17,8 @@ import (
 // what each figure means. Durations are nanoseconds (fields ending _ns).
 type report struct {
 	Header   header          `json:"header"`
-	Restarts *restartFigures `json:"restarts,omitempty"` // sections 1 to 4; none with -only idle
-	Idle     idleFigures     `json:"idle"`               // sections 5 and 6
+	Restarts *restartFigures `json:"restarts,omitempty"` // lost, throughput, upgrade-time, old-gone; absent when none ran
+	Idle     idleFigures     `json:"idle"`               // idle, steady
 }
 
 // header says where and how the figures were taken.
@@ -33,6 +33,7 @@ type header struct {
 	LoadAfter        float64       `json:"load_average_after"`
 	Quick            bool          `json:"quick"`
 	Only             string        `json:"only,omitempty"`
+	Sections         []string      `json:"sections,omitempty"` // the sections run, in order
 	Upgrades         int           `json:"upgrades_per_mode"`
 	Clients          int           `json:"clients"`
 	Window           time.Duration `json:"window_ns"`
@@ -44,7 +45,8 @@ type header struct {
 	Leftovers        []int         `json:"leftover_pids"`
 }
 
-// restartFigures are sections 1 to 4. Each Runs pair is handoff, tableflip.
+// restartFigures are the sections that upgrade under load or time
+// upgrades. Each Runs pair is handoff, tableflip.
 type restartFigures struct {
 	Lost       []lostMode       `json:"lost_per_upgrade"`
 	Throughput [2]throughputRun `json:"throughput"`
@@ -52,23 +54,23 @@ type restartFigures struct {
 	Gone       [2]seriesRun     `json:"old_gone"`
 }
 
-// lostMode is section 1 for one client mode.
+// lostMode is section lost for one client mode.
 type lostMode struct {
 	Mode    string       `json:"mode"`
 	Skipped string       `json:"skipped,omitempty"`
 	Runs    [2]seriesRun `json:"runs"`
 }
 
-// timesAt is section 3 at one listener count.
+// timesAt is section upgrade-time at one listener count.
 type timesAt struct {
 	Listeners int          `json:"listeners"`
 	Ratio     float64      `json:"handoff_over_tableflip"` // of the medians trigger → new pid; 0: not measured
 	Runs      [2]seriesRun `json:"runs"`
 }
 
-// seriesRun is one server's upgrades one after another (sections 1, 3
-// and 4): the upgrades, the load they ran under, and how long each step
-// took.
+// seriesRun is one server's upgrades one after another (sections lost,
+// upgrade-time and old-gone): the upgrades, the load they ran under, and
+// how long each step took.
 type seriesRun struct {
 	Server   kind             `json:"server"`
 	Error    string           `json:"error,omitempty"`
@@ -101,7 +103,7 @@ type phaseFigures struct {
 	Gone       dist `json:"ready_to_old_gone"`
 }
 
-// throughputRun is section 2 for one server.
+// throughputRun is section throughput for one server.
 type throughputRun struct {
 	Server       kind             `json:"server"`
 	Error        string           `json:"error,omitempty"`
@@ -134,48 +136,34 @@ func frac(a, b float64) float64 {
 	return a / b
 }
 
-// figures of the internal results, for the report.
-
-func (r *results) report() report {
-	m := r.machine
-	rep := report{Header: header{Date: m.date, CPUs: m.cpus, CPUModel: m.cpuModel, Kernel: m.kernel,
-		GoVersion: m.goVersion, NoFile: m.nofile, LoadBefore: r.loadAvg[0], LoadAfter: r.loadAvg[1],
-		Quick: r.opts.quick, Only: r.opts.only, Upgrades: r.opts.upgrades, Clients: r.opts.clients,
-		Window: r.opts.window, Listeners: r.opts.listeners, UpgradesPerCount: r.opts.timeK,
-		GoneUpgrades: r.opts.goneN, Elapsed: r.elapsed, ProcessGroups: r.groups, Leftovers: r.leftovers},
-		Idle: r.idle}
-	if rep.Header.Leftovers == nil {
-		rep.Header.Leftovers = []int{}
-	}
-	if r.opts.only != "idle" {
-		rep.Restarts = r.restartFigures()
-	}
-	return rep
+// newHeader is the header of a run with options o on this machine, as
+// it starts.
+func newHeader(o options, sections []string) header {
+	h := machineHeader()
+	h.LoadBefore, h.Quick, h.Only, h.Sections = loadAverage(), o.quick, o.only, sections
+	h.Upgrades, h.Clients, h.Window, h.Listeners = o.upgrades, o.clients, o.window, o.listeners
+	h.UpgradesPerCount, h.GoneUpgrades, h.Leftovers = o.timeK, o.goneN, []int{}
+	return h
 }
 
-func (r *results) restartFigures() *restartFigures {
-	f := &restartFigures{}
-	for _, mode := range modes {
-		lm := lostMode{Mode: string(mode)}
-		if pair, ok := r.lost[mode]; ok {
-			lm.Runs = [2]seriesRun{pair[0].figures(handoff), pair[1].figures(tableflip)}
-		} else {
-			lm.Skipped = "wrk not installed"
-			lm.Runs = [2]seriesRun{{Server: handoff}, {Server: tableflip}}
-		}
-		f.Lost = append(f.Lost, lm)
+// ran lists the sections r holds. A file written before the header named
+// them holds every section, or with -only idle the last two.
+func (h header) ran() []string {
+	switch {
+	case h.Sections != nil:
+		return h.Sections
+	case h.Only == "idle":
+		return []string{"idle", "steady"}
 	}
-	for i, k := range kinds {
-		f.Throughput[i] = r.through[i].figures(k)
-		f.Gone[i] = r.gone[i].figures(k)
+	return sectionNames()
+}
+
+// restarts is where the upgrade sections put their figures.
+func (r *report) restarts() *restartFigures {
+	if r.Restarts == nil {
+		r.Restarts = &restartFigures{}
 	}
-	for _, n := range r.opts.listeners {
-		p := r.times[n]
-		at := timesAt{Listeners: n, Runs: [2]seriesRun{p[0].figures(handoff), p[1].figures(tableflip)}}
-		at.Ratio = frac(float64(at.Runs[0].ToNewPID.Median), float64(at.Runs[1].ToNewPID.Median))
-		f.Times = append(f.Times, at)
-	}
-	return f
+	return r.Restarts
 }
 
 // figures of a series alone, without load.
@@ -228,7 +216,7 @@ func (t throughput) figures(k kind) throughputRun {
 	return f
 }
 
-// modes are section 1's client modes, in report order.
+// modes are section lost's client modes, in report order.
 var modes = []load.Mode{load.KeepAlive, load.NewConn, load.Mixed, wrkMode}
 
 // defaultJSONPath names a run's JSON file by when it started, in UTC.

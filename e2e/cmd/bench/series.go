@@ -5,9 +5,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
-
-	"github.com/handoff-go/handoff/e2e/internal/load"
 )
 
 // maxFailures ends a series early: past it the server is broken, and
@@ -29,8 +28,8 @@ type series struct {
 }
 
 // upgradeSeries upgrades s n times, or until end or maxFailures.
-func (h *harness) upgradeSeries(s *server, n int, end time.Time) series {
-	st := h.newStepper(s, n, end)
+func (b *bench) upgradeSeries(s *server, n int, end time.Time) series {
+	st := b.newStepper(s, n, end)
 	for st.step() {
 	}
 	return st.out
@@ -39,7 +38,7 @@ func (h *harness) upgradeSeries(s *server, n int, end time.Time) series {
 // stepper runs a series one upgrade at a time, so that two servers'
 // series can be interleaved.
 type stepper struct {
-	h        *harness
+	b        *bench
 	s        *server
 	end      time.Time
 	pid      int // the serving generation
@@ -47,8 +46,8 @@ type stepper struct {
 	out      series
 }
 
-func (h *harness) newStepper(s *server, n int, end time.Time) *stepper {
-	return &stepper{h: h, s: s, end: end, pid: s.pgid,
+func (b *bench) newStepper(s *server, n int, end time.Time) *stepper {
+	return &stepper{b: b, s: s, end: end, pid: s.pgid,
 		out: series{asked: n, refused: map[string]int64{}}}
 }
 
@@ -59,7 +58,7 @@ func (st *stepper) step() bool {
 		return false
 	}
 	st.attempts++
-	up, refused, err := st.h.upgrade(st.s, st.pid, st.end)
+	up, refused, err := st.b.upgrade(st.s, st.pid, st.end)
 	for _, r := range refused {
 		st.out.refused[r]++
 	}
@@ -74,7 +73,7 @@ func (st *stepper) step() bool {
 	st.out.ready = append(st.out.ready, up.took)
 	st.out.oldPIDs = append(st.out.oldPIDs, st.pid)
 	var goneAt time.Time
-	if gone, err := st.h.waitGone(st.s, st.pid, st.end); err != nil {
+	if gone, err := st.b.waitGone(st.s, st.pid, st.end); err != nil {
 		st.out.failures = append(st.out.failures, err.Error())
 	} else {
 		goneAt = time.Now()
@@ -103,64 +102,27 @@ func (st *stepper) more() bool {
 	return true
 }
 
-// badExits waits briefly for the reaper to collect pids and counts those
-// that did not exit 0, by how they ended.
-func (h *harness) badExits(pids []int) map[string]int64 {
-	bad := map[string]int64{}
-	h.awaitReaped(pids)
-	for _, pid := range pids {
-		rec, ok := h.reaper.Exited(pid)
-		switch {
-		case !ok:
-			bad["not reaped"]++
-		case !rec.OK():
-			bad[rec.String()]++
+// plus is s and then t, run on another server of the same kind: the
+// rounds of one server's series, summed.
+func (s series) plus(t series) series {
+	out := series{asked: s.asked + t.asked, done: s.done + t.done, refused: map[string]int64{},
+		failures: slices.Concat(s.failures, t.failures), ready: slices.Concat(s.ready, t.ready),
+		gone: slices.Concat(s.gone, t.gone), oldPIDs: slices.Concat(s.oldPIDs, t.oldPIDs),
+		phases: s.phases.plus(t.phases)}
+	for _, why := range []string{s.stopped, t.stopped} {
+		if why != "" && out.stopped != "" {
+			out.stopped += "; "
 		}
+		out.stopped += why
 	}
-	return bad
+	addCounts(out.refused, s.refused)
+	addCounts(out.refused, t.refused)
+	return out
 }
 
-// awaitReaped gives the reaper up to a second to collect pids.
-func (h *harness) awaitReaped(pids []int) {
-	pollUntil(time.Now().Add(time.Second), 10*time.Millisecond, func() bool {
-		for _, pid := range pids {
-			if _, ok := h.reaper.Exited(pid); !ok {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// outcome is one server's run of upgrades under load.
-type outcome struct {
-	err      error // the run itself failed (server or load did not start)
-	series   series
-	load     loadResult
-	badExits map[string]int64
-	logs     logSummary
-}
-
-// upgradesUnderLoad starts k fresh, puts clients of mode on it, and runs
-// n upgrades one after another within budget.
-func (h *harness) upgradesUnderLoad(k kind, label string, mode load.Mode, clients, n int, budget time.Duration) (o outcome) {
-	if h.outOfTime() {
-		return outcome{err: errOutOfTime}
+// addCounts adds the counts of from to to.
+func addCounts[M ~map[string]V, V int | int64](to, from M) {
+	for k, n := range from {
+		to[k] += n
 	}
-	s, err := h.startServer(k, label, 1)
-	if err != nil {
-		return outcome{err: err}
-	}
-	defer func() { o.logs = summarizeLog(h.stopServer(s)) }()
-	end := earliest(budget, h.end)
-	d, err := h.startDriver(mode, s.addr, clients, end)
-	if err != nil {
-		o.err = err
-		return o
-	}
-	o.series = h.upgradeSeries(s, n, end)
-	time.Sleep(200 * time.Millisecond) // failures trailing the last upgrade
-	o.load, o.err = d.finish()
-	o.badExits = h.badExits(o.series.oldPIDs)
-	return o
 }

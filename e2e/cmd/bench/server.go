@@ -5,13 +5,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
@@ -22,9 +21,6 @@ const (
 	handoff   kind = "handoff"
 	tableflip kind = "tableflip"
 )
-
-// kinds is the order runs alternate in.
-var kinds = []kind{handoff, tableflip}
 
 // Timeouts every step is bounded by.
 const (
@@ -53,24 +49,24 @@ type server struct {
 // startServer starts k with listeners listening sockets (one serving HTTP,
 // the rest idle) and waits until it answers GET / from the pid in its pid
 // file. On failure nothing of it is left running.
-func (h *harness) startServer(k kind, label string, listeners int) (*server, error) {
-	dir, err := h.tempDir()
+func (b *bench) startServer(k kind, label string, listeners int) (*server, error) {
+	dir, err := b.tempDir()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", k, err)
 	}
 	s := &server{kind: k, label: label, dir: dir, pidFile: filepath.Join(dir, "pid"), logPath: filepath.Join(dir, "log"),
 		ctlPath: filepath.Join(dir, "ctl"), eventsPath: filepath.Join(dir, "events")}
-	if s.addr, err = freeAddr(); err != nil {
-		h.removeDir(dir)
+	if s.addr, err = harness.FreeAddr(); err != nil {
+		b.removeDir(dir)
 		return nil, fmt.Errorf("start %s: %w", k, err)
 	}
-	exe := map[kind]string{handoff: h.bins.demo, tableflip: h.bins.tfdemo, plain: h.bins.plain}[k]
-	if s.pgid, err = h.spawn(exe, s.args(listeners), s.logPath); err != nil {
-		h.removeDir(dir)
+	exe := map[kind]string{handoff: b.bins.demo, tableflip: b.bins.tfdemo, plain: b.bins.plain}[k]
+	if s.pgid, err = b.spawn(exe, s.args(listeners), s.logPath); err != nil {
+		b.removeDir(dir)
 		return nil, fmt.Errorf("start %s: %w", k, err)
 	}
-	if err := h.waitServing(s); err != nil {
-		h.stopServer(s)
+	if err := b.waitServing(s); err != nil {
+		b.stopServer(s)
 		return nil, err
 	}
 	return s, nil
@@ -91,45 +87,49 @@ func (s *server) args(listeners int) []string {
 
 // waitServing waits until the first generation has written the pid file
 // and answers GET / itself.
-func (h *harness) waitServing(s *server) error {
-	deadline := earliest(startTimeout, h.end)
+func (b *bench) waitServing(s *server) error {
+	deadline := harness.Earliest(startTimeout, b.end)
 	died := false
-	up := pollUntil(deadline, 5*time.Millisecond, func() bool {
-		if _, gone := h.reaper.Exited(s.pgid); gone {
+	up := harness.Until(deadline, 5*time.Millisecond, func() bool {
+		if _, gone := b.reaper.Exited(s.pgid); gone {
 			died = true
 			return true
 		}
 		pid, ok := proc.ReadPID(s.pidFile)
-		return ok && pid == s.pgid && answeredBy(s.addr) == strconv.Itoa(pid)
+		if !ok || pid != s.pgid {
+			return false
+		}
+		by, _ := harness.ServedBy(s.addr, time.Second)
+		return by == strconv.Itoa(pid)
 	})
 	switch {
 	case died:
-		rec, _ := h.reaper.Exited(s.pgid)
-		return fmt.Errorf("%s exited at start (%v): %s", s.kind, rec, lastLogLine(s.logPath))
+		rec, _ := b.reaper.Exited(s.pgid)
+		return fmt.Errorf("%s exited at start (%v): %s", s.kind, rec, harness.LastLogLine(s.logPath))
 	case !up:
-		return fmt.Errorf("%s not serving within %v: %s", s.kind, startTimeout, lastLogLine(s.logPath))
+		return fmt.Errorf("%s not serving within %v: %s", s.kind, startTimeout, harness.LastLogLine(s.logPath))
 	}
 	return nil
 }
 
 // stopServer kills every generation of s, removes its dir and returns
 // its log.
-func (h *harness) stopServer(s *server) string {
-	if err := h.killGroup(s.pgid); err != nil {
+func (b *bench) stopServer(s *server) string {
+	if err := b.killGroup(s.pgid); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: warning:", err)
 	}
-	b, _ := os.ReadFile(s.logPath)
-	h.keepLog(s, b)
-	h.removeDir(s.dir)
-	return string(b)
+	log, _ := os.ReadFile(s.logPath)
+	b.keepLog(s, log)
+	b.removeDir(s.dir)
+	return string(log)
 }
 
 // keepLog copies s's log into the -logs directory, if one was given.
-func (h *harness) keepLog(s *server, log []byte) {
-	if h.logDir == "" {
+func (b *bench) keepLog(s *server, log []byte) {
+	if b.logDir == "" {
 		return
 	}
-	name := filepath.Join(h.logDir, fmt.Sprintf("%s-%s-%d.log", s.label, s.kind, s.pgid))
+	name := filepath.Join(b.logDir, fmt.Sprintf("%s-%s-%d.log", s.label, s.kind, s.pgid))
 	if err := os.WriteFile(name, log, 0o644); err != nil {
 		fmt.Fprintln(os.Stderr, "bench: warning: keep log:", err)
 	}
@@ -146,23 +146,23 @@ type upgraded struct {
 // upgrade triggers an upgrade of old and waits for the pid file to name
 // another process. A trigger the server turns down is sent again after
 // retryPause, until upgradeTimeout; refused lists why each was not taken.
-func (h *harness) upgrade(s *server, old int, end time.Time) (up upgraded, refused []string, err error) {
+func (b *bench) upgrade(s *server, old int, end time.Time) (up upgraded, refused []string, err error) {
 	first := time.Now()
-	deadline := earliest(upgradeTimeout, end)
+	deadline := harness.Earliest(upgradeTimeout, end)
 	for {
 		start := time.Now()
-		a, err := h.trigger(s, old)
+		a, err := b.trigger(s, old)
 		if err != nil {
-			return upgraded{}, refused, h.goneError(s, old, err)
+			return upgraded{}, refused, b.goneError(s, old, err)
 		}
 		next, reason := awaitNewPID(s, old, a, deadline)
 		if next > 0 {
-			h.reaper.ForgetEarlier(next) // a recycled pid must not look exited
+			b.reaper.ForgetEarlier(next) // a recycled pid must not look exited
 			return upgraded{next: next, start: start, took: time.Since(start), attempt: a}, refused, nil
 		}
 		a.settle(time.Second)
 		if reason == "" {
-			return upgraded{}, refused, h.goneError(s, old,
+			return upgraded{}, refused, b.goneError(s, old,
 				fmt.Errorf("no new pid within %v", time.Since(first).Round(time.Second)))
 		}
 		refused = append(refused, reason)
@@ -175,7 +175,7 @@ func (h *harness) upgrade(s *server, old int, end time.Time) (up upgraded, refus
 // passes (neither).
 func awaitNewPID(s *server, old int, a attempt, deadline time.Time) (next int, reason string) {
 	polls := 0
-	pollUntil(deadline, pidPoll, func() bool {
+	harness.Until(deadline, pidPoll, func() bool {
 		if pid, ok := proc.ReadPID(s.pidFile); ok && pid != old {
 			next = pid
 			return true
@@ -193,51 +193,30 @@ func awaitNewPID(s *server, old int, a attempt, deadline time.Time) (next int, r
 var errServerGone = errors.New("server gone")
 
 // goneError adds to err how pid ended, if it has, wrapping errServerGone.
-func (h *harness) goneError(s *server, pid int, err error) error {
+func (b *bench) goneError(s *server, pid int, err error) error {
 	if proc.RunsInGroup(pid, s.pgid) {
 		return err
 	}
 	var rec proc.Exit
-	reaped := pollUntil(time.Now().Add(200*time.Millisecond), 5*time.Millisecond, func() bool {
+	reaped := harness.Until(time.Now().Add(200*time.Millisecond), 5*time.Millisecond, func() bool {
 		var ok bool
-		rec, ok = h.reaper.Exited(pid)
+		rec, ok = b.reaper.Exited(pid)
 		return ok
 	})
 	how := "not reaped"
 	if reaped {
 		how = rec.String()
 	}
-	return fmt.Errorf("%w: serving pid %d ended (%s; log: %s): %w", errServerGone, pid, how, lastLogLine(s.logPath), err)
+	return fmt.Errorf("%w: serving pid %d ended (%s; log: %s): %w", errServerGone, pid, how, harness.LastLogLine(s.logPath), err)
 }
 
 // waitGone waits until old no longer runs and returns how long that took.
-func (h *harness) waitGone(s *server, old int, end time.Time) (time.Duration, error) {
+func (b *bench) waitGone(s *server, old int, end time.Time) (time.Duration, error) {
 	start := time.Now()
-	if !pollUntil(earliest(goneTimeout, end), pidPoll, func() bool {
+	if !harness.Until(harness.Earliest(goneTimeout, end), pidPoll, func() bool {
 		return !proc.RunsInGroup(old, s.pgid)
 	}) {
 		return 0, fmt.Errorf("old pid %d still running after %v", old, time.Since(start).Round(time.Second))
 	}
 	return time.Since(start), nil
-}
-
-// answeredBy does one GET / on a fresh connection and returns X-Pid.
-func answeredBy(addr string) string {
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + addr + "/")
-	if err != nil {
-		return ""
-	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Pid")
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", errors.Join(errors.New("free port"), err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }

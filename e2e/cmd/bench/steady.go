@@ -3,22 +3,19 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
 	"time"
 )
 
 // plain is the demo's handler on a plain http.Server (e2e/cmd/plaindemo):
-// the baseline of section 6 only.
+// the baseline of section steady only.
 const plain kind = "plain"
 
-// steadyKinds are section 6's servers, in the order of the first round.
+// steadyKinds are section steady's servers, in the order of the first
+// round.
 var steadyKinds = []kind{handoff, plain, tableflip}
 
-// steadyResult is section 6: requests per second without upgrades, each
-// server measured in turn with wrk, the order rotating every round.
+// steadyResult is section steady: requests per second without upgrades,
+// each server measured in turn with wrk, the order rotating every round.
 type steadyResult struct {
 	Err     string         `json:"error,omitempty"`
 	Window  time.Duration  `json:"window_ns"`
@@ -26,7 +23,7 @@ type steadyResult struct {
 	Servers []steadyServer `json:"servers"` // in steadyKinds order
 }
 
-// steadyServer is one server's rounds of section 6.
+// steadyServer is one server's rounds of section steady.
 type steadyServer struct {
 	Server    kind      `json:"server"`
 	Rounds    []float64 `json:"requests_per_second"` // one per round, in round order
@@ -47,24 +44,37 @@ func steadyFigures(perKind map[kind][]float64, errs map[kind]int64) []steadyServ
 	return out
 }
 
+// runSteady is section steady.
+func runSteady(b *bench, o options, rep *report) {
+	rounds, window := 5, 5*time.Second
+	if o.quick {
+		rounds, window = len(steadyKinds), time.Second // each server first once
+	}
+	st := b.measureSteady(o.clients, rounds, window)
+	for _, sv := range st.Servers {
+		progress("steady state %s: %.0f req/s (median) %s", sv.Server, sv.Median, st.Err)
+	}
+	rep.Idle.Steady = st
+}
+
 // measureSteady starts the three servers once and runs wrk on each in
-// turn, rounds times.
-func (h *harness) measureSteady(conns, rounds int, window time.Duration) (res steadyResult) {
+// turn, rounds times, the order rotating each round.
+func (b *bench) measureSteady(conns, rounds int, window time.Duration) (res steadyResult) {
 	res = steadyResult{Window: window, Conns: conns}
 	perKind, errs := map[kind][]float64{}, map[kind]int64{}
 	defer func() { res.Servers = steadyFigures(perKind, errs) }()
-	if h.wrk == "" {
+	if b.wrk == "" {
 		res.Err = "skipped: wrk not installed (apt-get install -y wrk)"
 		return res
 	}
 	servers := map[kind]*server{}
 	defer func() {
 		for _, s := range servers {
-			h.stopServer(s)
+			b.stopServer(s)
 		}
 	}()
 	for _, k := range steadyKinds {
-		s, err := h.startServer(k, "steady", 1)
+		s, err := b.startServer(k, "steady", 1)
 		if err != nil {
 			res.Err = err.Error()
 			return res
@@ -72,13 +82,13 @@ func (h *harness) measureSteady(conns, rounds int, window time.Duration) (res st
 		servers[k] = s
 	}
 	for r := range rounds {
-		for i := range steadyKinds {
-			if h.outOfTime() {
+		for _, i := range order(r, len(steadyKinds)) {
+			if b.outOfTime() {
 				res.Err = errOutOfTime.Error()
 				return res
 			}
-			k := steadyKinds[(i+r)%len(steadyKinds)]
-			w, err := h.wrkFor(servers[k].addr, conns, window)
+			k := steadyKinds[i]
+			w, err := b.wrkFor(servers[k].addr, conns, window)
 			if err != nil {
 				res.Err = err.Error()
 				return res
@@ -90,28 +100,11 @@ func (h *harness) measureSteady(conns, rounds int, window time.Duration) (res st
 	return res
 }
 
-// wrkFor runs `wrk -t2 -c<conns> -d<window>` against addr and returns
-// its summary.
-func (h *harness) wrkFor(addr string, conns int, window time.Duration) (wrkResult, error) {
-	dir, err := h.tempDir()
+// wrkFor runs wrk against addr for window and returns its summary.
+func (b *bench) wrkFor(addr string, conns int, window time.Duration) (wrkResult, error) {
+	w, err := b.startWrk(addr, conns, window)
 	if err != nil {
 		return wrkResult{}, err
 	}
-	defer h.removeDir(dir)
-	out := filepath.Join(dir, "wrk.out")
-	secs := strconv.Itoa(max(1, int(window/time.Second)))
-	pid, err := h.spawn(h.wrk, []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + secs + "s", "http://" + addr + "/"}, out)
-	if err != nil {
-		return wrkResult{}, fmt.Errorf("wrk: %w", err)
-	}
-	exited := pollUntil(time.Now().Add(window+10*time.Second), 5*time.Millisecond, func() bool {
-		_, gone := h.reaper.Exited(pid)
-		return gone
-	})
-	h.killGroup(pid)
-	if !exited {
-		return wrkResult{}, fmt.Errorf("wrk did not finish within %v", window+10*time.Second)
-	}
-	b, _ := os.ReadFile(out)
-	return parseWrk(string(b))
+	return w.result(false, window+10*time.Second)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
@@ -15,7 +16,8 @@ import (
 const upgradeEvery = 250 * time.Millisecond
 
 // slice is how a window is cut: idle and busy slices alternate, so that
-// whatever else loads the machine weighs on both alike.
+// whatever else loads the machine weighs on both alike; each round is one
+// pair of slices per server.
 const slice = 500 * time.Millisecond
 
 // sliceGap separates a busy slice from the next idle one, for the last
@@ -36,56 +38,103 @@ type throughput struct {
 	logs       logSummary
 }
 
-// measureThroughput starts k fresh, warms it up, then measures idle and
-// busy slices of the windows of length w alternately.
-func (h *harness) measureThroughput(k kind, clients int, w time.Duration) (t throughput) {
-	if h.outOfTime() {
-		return throughput{err: errOutOfTime}
+// runThroughput is section throughput.
+func runThroughput(b *bench, o options, rep *report) {
+	t := b.measureThroughput(o.clients, o.window)
+	for i, k := range pair {
+		rep.restarts().Throughput[i] = t[i].figures(k)
+		progress("throughput %s: idle %.0f req/s, upgrading %.0f req/s, %d of %d upgrades", k,
+			rate(t[i].idle), rate(t[i].busy), t[i].done, t[i].sent)
 	}
-	s, err := h.startServer(k, "throughput", 1)
-	if err != nil {
-		return throughput{err: err}
+}
+
+// measureThroughput starts both servers fresh side by side and warms
+// them up, then measures them in rounds of one idle and one busy slice
+// each, until each kind of slice adds up to w.
+func (b *bench) measureThroughput(clients int, w time.Duration) (t [2]throughput) {
+	if b.outOfTime() {
+		return [2]throughput{{err: errOutOfTime}, {err: errOutOfTime}}
 	}
-	var watch pidWatch
-	stop := watch.start(s.pidFile)
+	var up [2]*throughputServer
 	defer func() {
-		t.done = stop() - 1
-		t.logs = summarizeLog(h.stopServer(s))
-		pids := watch.pids()
-		h.awaitReaped(pids)
-		for _, c := range h.reaper.CPUOf(pids) {
-			t.cpu += c
+		for i, u := range up {
+			if u != nil {
+				u.finish(b, &t[i])
+			}
 		}
 	}()
-	warm, err := h.startDriver(load.KeepAlive, s.addr, clients, earliest(w, h.end))
-	if err != nil {
-		t.err = err
-		return t
+	for i, k := range pair {
+		up[i], t[i].err = b.startThroughput(k, clients, w)
+		t[i].refused = map[string]int64{}
 	}
-	time.Sleep(500 * time.Millisecond)
-	warmed, _ := warm.finish()
-	t.runSlices(h, s, clients, max(int(w/slice), 1))
-	t.answered = warmed.ok + t.idle.ok + t.busy.ok
+	for r := range max(int(w/slice), 1) {
+		for _, i := range order(r, len(pair)) {
+			if up[i] != nil {
+				t[i].runSlicePair(b, up[i].s, clients)
+			}
+		}
+	}
+	for i := range t {
+		slices.Sort(t[i].idle.latencies)
+		slices.Sort(t[i].busy.latencies)
+		t[i].answered += t[i].idle.ok + t[i].busy.ok
+	}
 	return t
 }
 
-// runSlices measures n pairs of an idle and a busy slice on s.
-func (t *throughput) runSlices(h *harness, s *server, clients, n int) {
-	t.refused = map[string]int64{}
-	for range n {
-		var sent []attempt
-		idle := keepAliveWindow(s.addr, clients, slice, func(time.Duration) {})
-		busy := keepAliveWindow(s.addr, clients, slice, func(d time.Duration) { sent = h.triggerEvery(s, d) })
-		t.idle.add(idle)
-		t.busy.add(busy)
-		t.pairRatios = append(t.pairRatios, rate(busy)/rate(idle))
-		t.sent += len(sent)
-		gap := time.Now().Add(sliceGap)
-		countRefusals(sent, gap, t.refused)
-		time.Sleep(time.Until(gap))
+// throughputServer is one server of section throughput and the watch
+// on its pid file that counts its generations.
+type throughputServer struct {
+	s      *server
+	watch  pidWatch
+	stop   func() int
+	warmed int64 // answered while warming up
+}
+
+// startThroughput starts k and warms it up with keep-alive load.
+func (b *bench) startThroughput(k kind, clients int, w time.Duration) (*throughputServer, error) {
+	s, err := b.startServer(k, "throughput", 1)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(t.idle.latencies)
-	slices.Sort(t.busy.latencies)
+	u := &throughputServer{s: s}
+	u.stop = u.watch.start(s.pidFile)
+	warm, err := b.startDriver(load.KeepAlive, s.addr, clients, harness.Earliest(w, b.end))
+	if err != nil {
+		var discard throughput
+		u.finish(b, &discard)
+		return nil, err
+	}
+	time.Sleep(500 * time.Millisecond)
+	warmed, _ := warm.finish()
+	u.warmed = warmed.ok
+	return u, nil
+}
+
+// finish stops u's server and adds what it cost to t.
+func (u *throughputServer) finish(b *bench, t *throughput) {
+	t.done = u.stop() - 1
+	t.logs = summarizeLog(b.stopServer(u.s))
+	t.answered += u.warmed
+	pids := u.watch.pids()
+	b.awaitReaped(pids)
+	for _, c := range b.reaper.CPUOf(pids) {
+		t.cpu += c
+	}
+}
+
+// runSlicePair measures one idle and one busy slice on s.
+func (t *throughput) runSlicePair(b *bench, s *server, clients int) {
+	var sent []attempt
+	idle := keepAliveWindow(s.addr, clients, slice, func(time.Duration) {})
+	busy := keepAliveWindow(s.addr, clients, slice, func(d time.Duration) { sent = b.triggerEvery(s, d) })
+	t.idle.add(idle)
+	t.busy.add(busy)
+	t.pairRatios = append(t.pairRatios, rate(busy)/rate(idle))
+	t.sent += len(sent)
+	gap := time.Now().Add(sliceGap)
+	countRefusals(sent, gap, t.refused)
+	time.Sleep(time.Until(gap))
 }
 
 // add sums o into r; r's latencies need sorting after.
@@ -117,13 +166,13 @@ func keepAliveWindow(addr string, clients int, w time.Duration, during func(time
 // triggerEvery triggers an upgrade of whichever pid the pid file names,
 // every upgradeEvery for w, whether or not the last one is over, and
 // returns the triggers sent.
-func (h *harness) triggerEvery(s *server, w time.Duration) []attempt {
+func (b *bench) triggerEvery(s *server, w time.Duration) []attempt {
 	var sent []attempt
 	start := time.Now()
 	for i := 0; time.Duration(i)*upgradeEvery < w; i++ {
 		time.Sleep(time.Until(start.Add(time.Duration(i) * upgradeEvery)))
 		if pid, ok := proc.ReadPID(s.pidFile); ok {
-			if a, err := h.trigger(s, pid); err == nil {
+			if a, err := b.trigger(s, pid); err == nil {
 				sent = append(sent, a)
 			}
 		}
@@ -184,4 +233,12 @@ func (p *pidWatch) pids() []int {
 		out = append(out, pid)
 	}
 	return out
+}
+
+// rate is requests answered per second.
+func rate(r loadResult) float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.ok) / r.elapsed.Seconds()
 }

@@ -42,7 +42,7 @@ type attempt interface {
 
 // trigger asks s, whose serving generation is old, to upgrade: handoff
 // over its control socket, tableflip by SIGHUP.
-func (h *harness) trigger(s *server, old int) (attempt, error) {
+func (h *bench) trigger(s *server, old int) (attempt, error) {
 	if s.kind == handoff {
 		return requestUpgrade(s.ctlPath)
 	}

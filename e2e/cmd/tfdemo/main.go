@@ -25,16 +25,17 @@ import (
 	"time"
 
 	"github.com/cloudflare/tableflip"
+
+	"github.com/handoff-go/handoff/e2e/internal/demohttp"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8081", "TCP address to serve HTTP on")
-	pidFile := flag.String("pid-file", "", "write the serving process's pid here")
-	extra := flag.Int("extra-listeners", 0, "also hold this many idle listeners on 127.0.0.1:0")
+	var f demohttp.Flags
+	f.Register(flag.CommandLine, "127.0.0.1:8081")
 	eventsPath := flag.String("events", "", "append lifecycle events to this file as JSON lines")
 	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
-	log, err := newLogger(*logFormat)
+	log, err := demohttp.NewLogger(*logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tfdemo:", err)
 		os.Exit(2)
@@ -48,25 +49,13 @@ func main() {
 		}
 	}
 	ev.note("started", nil)
-	err = run(*listen, *pidFile, *extra, log, ev)
+	err = run(f.Listen, f.PIDFile, f.ExtraListeners, log, ev)
 	ev.note("exiting", err)
 	ev.close()
 	if err != nil {
 		log.Error("tfdemo failed", "err", err)
 		os.Exit(1)
 	}
-}
-
-// newLogger logs to stderr in format: text for people, json for programs
-// that read the log (the bench does).
-func newLogger(format string) (*slog.Logger, error) {
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
-	}
-	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }
 
 func run(listen, pidFile string, extra int, log *slog.Logger, ev *events) error {
@@ -93,7 +82,7 @@ func run(listen, pidFile string, extra int, log *slog.Logger, ev *events) error 
 			return fmt.Errorf("extra listener %d: %w", i, err)
 		}
 	}
-	server := &http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Handler: demohttp.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go server.Serve(ln)
 	if err := upg.Ready(); err != nil {
 		return err
@@ -128,20 +117,4 @@ func upgradeOnHUP(upg *tableflip.Upgrader, sig <-chan os.Signal, log *slog.Logge
 			log.Warn("upgrade failed", "err", err)
 		}
 	}
-}
-
-func handler() http.Handler {
-	pid := strconv.Itoa(os.Getpid())
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Pid", pid)
-		fmt.Fprintf(w, "hello from pid %s\n", pid)
-	})
-	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
-		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
-		time.Sleep(time.Duration(ms) * time.Millisecond)
-		w.Header().Set("X-Pid", pid)
-		fmt.Fprintf(w, "slept %d ms in pid %s\n", ms, pid)
-	})
-	return mux
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 )
 
@@ -83,17 +84,12 @@ func run(reaper *proc.Reaper, timeout time.Duration, args ...string) (string, in
 
 // reaped waits until the reaper has collected pid, and forgets it.
 func reaped(reaper *proc.Reaper, pid int, within time.Duration) (syscall.WaitStatus, bool) {
-	deadline := time.Now().Add(within)
-	for {
-		if rec, ok := reaper.Exited(pid); ok {
-			reaper.Forget(pid)
-			return rec.Status, true
-		}
-		if time.Now().After(deadline) {
-			return 0, false
-		}
-		time.Sleep(5 * time.Millisecond)
+	rec, err := harness.WaitExit(reaper, pid, within)
+	if err != nil {
+		return 0, false
 	}
+	reaper.Forget(pid)
+	return rec.Status, true
 }
 
 // Systemctl runs systemctl in the container with a 2-minute bound.
@@ -241,11 +237,8 @@ func (m *Machine) Journal(unit string) string {
 	return out
 }
 
+// tailFile is the last lines of the file at path.
 func tailFile(path string, lines int) string {
 	b, _ := os.ReadFile(path)
-	all := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
+	return harness.Tail(string(b), lines)
 }
