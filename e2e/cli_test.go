@@ -15,6 +15,7 @@ import (
 
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/upgrader"
 )
 
@@ -134,7 +135,7 @@ func handoffCLIAsync(control string) cliResult {
 }
 
 func TestCLIErrors(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	stale := filepath.Join(dir, "stale.sock")
 	makeStaleSocket(t, stale)
 	tests := []struct {

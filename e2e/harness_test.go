@@ -17,6 +17,7 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // reaper collects every process the tests start, and every generation
@@ -114,7 +115,7 @@ func startDemo(t *testing.T, extraArgs ...string) *demoProc {
 
 func newDeployment(t *testing.T) *demoProc {
 	t.Helper()
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	d := &demoProc{t: t, dir: dir, exe: filepath.Join(dir, "demo"),
 		pidFile: filepath.Join(dir, "demo.pid"), control: filepath.Join(dir, "demo.sock"),
 		logPath: filepath.Join(dir, "demo.log")}
@@ -256,7 +257,7 @@ func (d *demoProc) log() string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	addr, err := harness.FreeAddr()
+	addr, err := testutil.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,17 +270,6 @@ func procLines(path string) []string {
 		return nil
 	}
 	return strings.Split(string(b), "\n")
-}
-
-// shortTempDir is t.TempDir with a path short enough for Unix sockets.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "hd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
 
 // makeStaleSocket leaves a Unix socket file at path that nobody listens on,

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // TestManyIdleConnsManyUpgrades holds 1,000 idle keep-alive connections
@@ -70,7 +71,7 @@ func TestManyIdleConnsManyUpgrades(t *testing.T) {
 // request after request, reconnecting only when told Connection: close;
 // any error is a lost request.
 func TestTLSConnsDrainNotMoved(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	certFile, keyFile, pool := selfSigned(t, dir)
 	d := newDeployment(t)
 	p := startProc(t, d.exe, d.args("-tls-cert", certFile, "-tls-key", keyFile), d.logPath, procOpts{newGroup: true})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/upgrader"
 )
@@ -90,7 +91,7 @@ type runProc struct {
 func newRun(t *testing.T, program []string, extra ...string) *runProc {
 	t.Helper()
 	buildRunBins(t)
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	r := &runProc{t: t, dir: dir, addr: freeAddr(t), control: filepath.Join(dir, "ctl.sock"),
 		pidFile: filepath.Join(dir, "run.pid"), logPath: filepath.Join(dir, "run.log")}
 	r.args = append([]string{"run", "-listen", "http=tcp://" + r.addr, "-control", r.control,

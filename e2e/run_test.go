@@ -15,6 +15,7 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // runExamples are the two example servers `handoff run` supervises.
@@ -84,7 +85,7 @@ func checkNoChildLeft(t *testing.T, r *runProc) {
 // build then upgrades as usual.
 func TestRunBadChildren(t *testing.T) {
 	buildRunBins(t)
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	app := filepath.Join(dir, "app")
 	deploy(t, runBins.goserver, app)
 	r := startRun(t, []string{app}, "-upgrade-timeout", "2s")
@@ -310,7 +311,7 @@ func (r *runProc) upgradeBySignalNoWait(t *testing.T, old int) int {
 // READY=1 for a failed one, STOPPING=1 at the stop, and never MAINPID.
 func TestRunNotifiesSystemd(t *testing.T) {
 	buildRunBins(t)
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	sock := filepath.Join(dir, "notify")
 	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
@@ -366,7 +367,7 @@ func expectNotify(t *testing.T, nc *net.UnixConn, want ...string) {
 // the supervisor exits 1 with its exit status and leaves nothing behind.
 func TestRunFirstChildFails(t *testing.T) {
 	buildRunBins(t)
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	control := filepath.Join(dir, "ctl.sock")
 	res := handoffCLI(t, procOpts{}, "run", "-listen", "http=tcp://"+freeAddr(t), "-control", control, "--", bins.broken)
 	if res.code != 1 || !strings.Contains(res.output, "first child") || !strings.Contains(res.output, "exit status 3") {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // TestCLIStopDrainsEveryGeneration: with generation 1 still draining a slow
@@ -81,7 +82,7 @@ func TestCLIStopTimeout(t *testing.T) {
 // is nothing to stop: exit 0, as systemd's ExecStop needs after a crash;
 // a missing socket is more likely a wrong path: exit 1.
 func TestCLIStopNothingServes(t *testing.T) {
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	stale := dir + "/stale.sock"
 	makeStaleSocket(t, stale)
 	if res := handoffCLI(t, procOpts{}, "stop", "-control", stale); res.code != 0 || !strings.Contains(res.output, "nothing to stop") {

@@ -17,6 +17,7 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/nspawn"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // The units in examples/systemd as shipped: they name /usr/local/bin,
@@ -75,7 +76,7 @@ var machines atomic.Int64
 // 127.0.0.1:8080 is taken on this host (the test says so).
 func bootUnits(t *testing.T, unified bool) *unitBox {
 	t.Helper()
-	dir := shortTempDir(t)
+	dir := testutil.ShortDir(t)
 	b := &unitBox{bin: filepath.Join(dir, "bin"), addr: shippedAddr}
 	units, share := filepath.Join(dir, "units"), filepath.Join(dir, "share")
 	for _, d := range []string{b.bin, units, share} {

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // notifySocket stands in for systemd's notification socket: a datagram
@@ -23,7 +25,7 @@ type notifySocket struct {
 
 func newNotifySocket(t *testing.T) *notifySocket {
 	t.Helper()
-	path := filepath.Join(shortTempDir(t), "notify.sock")
+	path := filepath.Join(testutil.ShortDir(t), "notify.sock")
 	c, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)

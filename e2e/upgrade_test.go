@@ -16,6 +16,7 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // TestUpgradeBySIGHUP upgrades the demo ten times by SIGHUP while clients
@@ -84,10 +85,10 @@ func quietFDs(t *testing.T, pid, want int) int {
 		return stable >= 20
 	})
 	if err != nil {
-		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, harness.FDList(pid))
+		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, testutil.FDList(pid))
 	}
 	if want < 0 {
-		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, harness.FDList(pid))
+		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, testutil.FDList(pid))
 	}
 	return got
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
+	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // kind names the server under test.
@@ -56,7 +57,7 @@ func (b *bench) startServer(k kind, label string, listeners int) (*server, error
 	}
 	s := &server{kind: k, label: label, dir: dir, pidFile: filepath.Join(dir, "pid"), logPath: filepath.Join(dir, "log"),
 		ctlPath: filepath.Join(dir, "ctl"), eventsPath: filepath.Join(dir, "events")}
-	if s.addr, err = harness.FreeAddr(); err != nil {
+	if s.addr, err = testutil.FreeAddr(); err != nil {
 		b.removeDir(dir)
 		return nil, fmt.Errorf("start %s: %w", k, err)
 	}

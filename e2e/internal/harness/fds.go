@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/handoff-go/handoff/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,26 +17,11 @@ func fdDir(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/fd" }
 
 // FDCount counts pid's open fds; -1 when /proc does not say (it is gone).
 func FDCount(pid int) int {
-	ents, err := os.ReadDir(fdDir(pid))
+	fds, err := testutil.OpenFDs(pid)
 	if err != nil {
 		return -1
 	}
-	return len(ents)
-}
-
-// FDList lists pid's open fds, one "  N -> target" line each, for failure
-// messages.
-func FDList(pid int) string {
-	ents, err := os.ReadDir(fdDir(pid))
-	if err != nil {
-		return err.Error()
-	}
-	var b strings.Builder
-	for _, e := range ents {
-		target, _ := os.Readlink(fdDir(pid) + "/" + e.Name())
-		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), target)
-	}
-	return b.String()
+	return len(fds)
 }
 
 // SocketInodes returns the inodes of the sockets pid holds open.

@@ -5,7 +5,6 @@ package harness
 import (
 	"net"
 	"os"
-	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -20,9 +19,6 @@ func TestFDCountSeesAnOpenFile(t *testing.T) {
 	defer f.Close()
 	if got := FDCount(os.Getpid()); got != before+1 {
 		t.Errorf("FDCount after one open: got %d; want %d", got, before+1)
-	}
-	if list := FDList(os.Getpid()); !strings.Contains(list, "-> "+os.DevNull) {
-		t.Errorf("FDList lacks %s:\n%s", os.DevNull, list)
 	}
 }
 

@@ -4,22 +4,9 @@ package harness
 
 import (
 	"errors"
-	"net"
 	"testing"
 	"time"
 )
-
-func TestFreeAddrIsFree(t *testing.T) {
-	addr, err := FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("listen on %s: %v", addr, err)
-	}
-	ln.Close()
-}
 
 func TestPollGivesUp(t *testing.T) {
 	if err := Poll(20*time.Millisecond, func() bool { return false }); !errors.Is(err, ErrNotYet) {

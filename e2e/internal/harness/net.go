@@ -3,21 +3,9 @@
 package harness
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"time"
 )
-
-// FreeAddr returns a loopback TCP address that was free a moment ago.
-func FreeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("free loopback address: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 // ServedBy does one GET / on a fresh connection to addr and returns its
 // X-Pid header: which process of the demo contract answered.
