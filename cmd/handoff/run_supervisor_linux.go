@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/upgrader"
 )
@@ -213,7 +214,7 @@ func (s *supervisor) replace(ctx context.Context, progress func(string, int, str
 		return 0, err
 	}
 	if pid := s.servingPID(); pid > 0 {
-		progress(wire.EventUpgrading, pid, "the serving child") // who keeps serving if this fails
+		progress(control.EventUpgrading, pid, "the serving child") // who keeps serving if this fails
 	}
 	c, err := s.startReady(ctx, progress)
 	if err != nil {
@@ -227,7 +228,7 @@ func (s *supervisor) replace(ctx context.Context, progress func(string, int, str
 	if old != nil {
 		old.drain(s.cfg.stopSignal, s.cfg.drainTimeout)
 		s.log.Info("child draining", "child", old.pid, "signal", s.cfg.stopSignal.String())
-		progress(wire.EventDraining, old.pid, "")
+		progress(control.EventDraining, old.pid, "")
 	}
 	return c.pid, nil
 }

@@ -1,0 +1,151 @@
+package control
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/internal/wire"
+)
+
+// The constants clients read are the protocol's, letter for letter.
+func TestConstantsMatchTheProtocol(t *testing.T) {
+	for _, tc := range []struct{ got, want string }{
+		{EventUpgrading, wire.EventUpgrading}, {EventStarted, wire.EventStarted},
+		{EventHandedOver, wire.EventHandedOver}, {EventReady, wire.EventReady},
+		{EventDraining, wire.EventDraining}, {CodeFailed, wire.CodeFailed},
+		{CodeInProgress, wire.CodeInProgress}, {CodeNotReady, wire.CodeNotReady},
+		{CodeStopping, wire.CodeStopping}, {CodeHandedOver, wire.CodeHandedOver},
+		{CodeTooManyDraining, wire.CodeTooManyDraining}, {CodeUnsupported, wire.CodeUnsupported},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q; want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func shortDir(t *testing.T) string {
+	d, err := os.MkdirTemp("/tmp", "ctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}
+
+func TestDialFailuresAreClassified(t *testing.T) {
+	dir := shortDir(t)
+	stale := filepath.Join(dir, "stale.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
+	for _, tc := range []struct {
+		name  string
+		path  string
+		want  error
+		cause error
+	}{
+		{name: "missing", path: filepath.Join(dir, "none.sock"), want: ErrNoServer, cause: os.ErrNotExist},
+		{name: "stale", path: stale, want: ErrStaleSocket, cause: syscall.ECONNREFUSED},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Client{Path: tc.path}.Status()
+			if !errors.Is(err, tc.want) || !errors.Is(err, tc.cause) {
+				t.Errorf("got %v; want an error matching %v and %v", err, tc.want, tc.cause)
+			}
+		})
+	}
+}
+
+// serveOnce answers the first connection on a fresh socket with reply.
+func serveOnce(t *testing.T, reply func(c *wire.Conn)) string {
+	path := filepath.Join(shortDir(t), "ctl.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		raw, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		c := wire.NewConn(raw)
+		defer c.Close()
+		reply(c)
+	}()
+	return path
+}
+
+func TestAbortIsARefusal(t *testing.T) {
+	path := serveOnce(t, func(c *wire.Conn) {
+		c.SetTimeout(time.Second)
+		var req wire.Request
+		c.Expect(wire.TypeRequest, &req)
+		c.Send(wire.TypeAbort, wire.Abort{Reason: "busy"})
+	})
+	call, err := Client{Path: path}.Upgrade()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer call.Close()
+	call.SetDeadline(time.Now().Add(5 * time.Second))
+	_, err = call.Result(func(Progress) {})
+	if re, ok := errors.AsType[*RefusedError](err); !ok || re.Reason != "busy" {
+		t.Errorf("got %v; want a *RefusedError saying busy", err)
+	}
+}
+
+func TestUpgradeProgressResultHangUp(t *testing.T) {
+	path := serveOnce(t, func(c *wire.Conn) {
+		c.SetTimeout(time.Second)
+		var req wire.Request
+		if c.Expect(wire.TypeRequest, &req) != nil || req.Op != wire.OpUpgrade {
+			return
+		}
+		c.Send(wire.TypeProgress, wire.Progress{Event: wire.EventStarted, PID: 7})
+		c.Send(wire.TypeResult, wire.Result{OK: true, PID: 7})
+	})
+	call, err := Client{Path: path}.Upgrade()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer call.Close()
+	call.SetDeadline(time.Now().Add(5 * time.Second))
+	var steps []Progress
+	res, err := call.Result(func(p Progress) { steps = append(steps, p) })
+	if err != nil || !res.OK || res.PID != 7 || len(steps) != 1 || steps[0] != (Progress{Event: EventStarted, PID: 7}) {
+		t.Fatalf("got %+v, %v after %+v; want OK pid 7 after one started step", res, err, steps)
+	}
+	if err := call.WaitHangUp(); err != nil {
+		t.Errorf("WaitHangUp: got %v; want nil once the server hung up", err)
+	}
+}
+
+// A stop has no progress: one arriving is an error, not ignored.
+func TestStopRefusesProgress(t *testing.T) {
+	path := serveOnce(t, func(c *wire.Conn) {
+		c.SetTimeout(time.Second)
+		var req wire.Request
+		c.Expect(wire.TypeRequest, &req)
+		c.Send(wire.TypeProgress, wire.Progress{Event: "x"})
+	})
+	call, err := Client{Path: path}.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer call.Close()
+	call.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := call.Result(nil); !errors.Is(err, wire.ErrUnexpected) {
+		t.Errorf("got %v; want an unexpected-message error", err)
+	}
+}
