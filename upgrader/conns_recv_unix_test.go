@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/wire"
 	"golang.org/x/sys/unix"
 )
@@ -22,7 +23,7 @@ import (
 // connection's own peer address.
 func TestTakeConnsChecksEverySocket(t *testing.T) {
 	const n = 300 // two batches
-	u := &Upgrader{log: slog.New(slog.DiscardHandler), prev: &prevGen{peer: Peer{PID: 1}}}
+	u := &Upgrader{log: slog.New(slog.DiscardHandler), prev: &prevGen{peer: control.Peer{PID: 1}}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ func TestTakeConnsChecksEverySocket(t *testing.T) {
 	defer inbox.Close()
 	old, next := wirePair(t)
 	ended := make(chan error, 1)
-	go func() { ended <- u.takeConns(next) }()
+	go func() { ended <- u.receiveConns(next) }()
 	t.Cleanup(func() {
 		old.Close()
 		select {

@@ -14,21 +14,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startChild makes a socketpair, starts the next generation with one end
-// as an inherited fd named in HANDOFF_FD, and returns our end.
-func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
+// startWithSocket starts cmd with one end of a fresh socketpair as an
+// inherited fd named in HANDOFF_FD, and returns the other end.
+func startWithSocket(cmd *exec.Cmd) (*net.UnixConn, error) {
 	fds, err := socketpair()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ours := os.NewFile(uintptr(fds[0]), "handoff-parent")
-	theirs := os.NewFile(uintptr(fds[1]), "handoff-child")
+	ours := os.NewFile(uintptr(fds[0]), "handoff-prev")
+	theirs := os.NewFile(uintptr(fds[1]), "handoff-next")
 	defer ours.Close()
 	defer theirs.Close()
-	cmd, err := u.command()
-	if err != nil {
-		return nil, nil, fmt.Errorf("build command: %w", err)
-	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs)
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
@@ -36,15 +32,36 @@ func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
 	fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes fd 3+i
 	cmd.Env = append(withoutEnv(cmd.Env, wire.EnvFD), wire.EnvFD+"="+strconv.Itoa(fd))
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
 	conn, err := unixConn(ours)
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, nil, err
+		return nil, err
 	}
-	return cmd, conn, nil
+	return conn, nil
+}
+
+// withoutEnv returns env without the variables named key.
+func withoutEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+// socketFromFD makes a connection of fd, an inherited socket, which it
+// takes: fd is closed whatever happens, and kept from our own children.
+func socketFromFD(fd int) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(fd), "handoff-prev")
+	defer f.Close()
+	unix.CloseOnExec(fd)
+	return unixConn(f)
 }
 
 // unixConn makes a *net.UnixConn from a dup of f; f stays the caller's.
@@ -59,29 +76,6 @@ func unixConn(f *os.File) (*net.UnixConn, error) {
 		return nil, fmt.Errorf("control socket from fd %s: not a Unix socket", f.Name())
 	}
 	return uc, nil
-}
-
-// inheritedConn returns the control connection a parent passed in
-// HANDOFF_FD; found is false when there is none. The variable is unset so
-// that our own children never see it.
-func inheritedConn() (c *net.UnixConn, found bool, err error) {
-	v, ok := os.LookupEnv(wire.EnvFD)
-	if !ok {
-		return nil, false, nil
-	}
-	os.Unsetenv(wire.EnvFD)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return nil, true, fmt.Errorf("upgrader: %s=%q is not an inherited fd number", wire.EnvFD, v)
-	}
-	f := os.NewFile(uintptr(fd), "handoff-child")
-	defer f.Close()
-	unix.CloseOnExec(fd)
-	c, err = unixConn(f)
-	if err != nil {
-		return nil, true, fmt.Errorf("upgrader: %s=%d: %w", wire.EnvFD, fd, err)
-	}
-	return c, true, nil
 }
 
 // socketpair makes a close-on-exec AF_UNIX stream pair. SOCK_CLOEXEC is not

@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/upgrader"
 )
 
@@ -162,7 +163,7 @@ func checkFDName(name string) error {
 			return fmt.Errorf("name %q: only printable ASCII without spaces or ':'", name)
 		}
 	}
-	if name == "handoff-control" {
+	if name == runhooks.ControlName {
 		return fmt.Errorf("name %q is the supervisor's own control socket", name)
 	}
 	return nil

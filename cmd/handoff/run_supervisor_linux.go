@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/upgrader"
 )
@@ -66,13 +67,15 @@ func supervise(cfg runConfig) error {
 // setUp opens everything before the first child starts; on error nothing
 // is left open.
 func (s *supervisor) setUp() error {
-	u, err := upgrader.New(upgrader.Options{
+	opts := upgrader.Options{
 		ControlPath: s.cfg.control, PIDFile: s.cfg.pidFile, UpgradeTimeout: s.cfg.upgradeTimeout,
-		MaxDraining: s.cfg.maxDraining, Logger: s.base, Replace: s.replace, StatusDetail: s.detail,
+		MaxDraining: s.cfg.maxDraining, Logger: s.base,
 		// The children serve the sockets; no connection could be moved to
 		// the supervisor itself.
 		DisableConnMoves: true,
-	})
+	}
+	runhooks.Install(&opts, runhooks.Hooks{Replace: s.replace, StatusDetail: s.detail})
+	u, err := upgrader.New(opts)
 	if err != nil {
 		return err
 	}
@@ -207,7 +210,7 @@ func (s *supervisor) stopAll() error {
 	return nil
 }
 
-// replace is the upgrade (upgrader.Options.Replace): a new child with the
+// replace is the upgrade (the runhooks Replace hook): a new child with the
 // same sockets; once it is ready the serving one drains.
 func (s *supervisor) replace(ctx context.Context, progress func(string, int, string)) (int, error) {
 	if err := s.checkDraining(); err != nil {
