@@ -28,17 +28,8 @@ func TestConstantsMatchTheProtocol(t *testing.T) {
 	}
 }
 
-func shortDir(t *testing.T) string {
-	d, err := os.MkdirTemp("/tmp", "ctl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
-
 func TestDialFailuresAreClassified(t *testing.T) {
-	dir := shortDir(t)
+	dir := t.TempDir()
 	stale := filepath.Join(dir, "stale.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
 	if err != nil {
@@ -64,9 +55,21 @@ func TestDialFailuresAreClassified(t *testing.T) {
 	}
 }
 
-// serveOnce answers the first connection on a fresh socket with reply.
-func serveOnce(t *testing.T, reply func(c *wire.Conn)) string {
-	path := filepath.Join(shortDir(t), "ctl.sock")
+// call dials the server at path for op (Upgrade or Stop) with a deadline.
+func call(t *testing.T, path string, op func(Client) (*Call, error)) *Call {
+	t.Helper()
+	c, err := op(Client{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	return c
+}
+
+// serveOnce answers the first request on a fresh socket with reply.
+func serveOnce(t *testing.T, reply func(c *wire.Conn, req wire.Request)) string {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -81,71 +84,50 @@ func serveOnce(t *testing.T, reply func(c *wire.Conn)) string {
 		}
 		c := wire.NewConn(raw)
 		defer c.Close()
-		reply(c)
+		c.SetTimeout(time.Second)
+		var req wire.Request
+		if c.Expect(wire.TypeRequest, &req) == nil {
+			reply(c, req)
+		}
 	}()
 	return path
 }
 
 func TestAbortIsARefusal(t *testing.T) {
-	path := serveOnce(t, func(c *wire.Conn) {
-		c.SetTimeout(time.Second)
-		var req wire.Request
-		c.Expect(wire.TypeRequest, &req)
+	path := serveOnce(t, func(c *wire.Conn, _ wire.Request) {
 		c.Send(wire.TypeAbort, wire.Abort{Reason: "busy"})
 	})
-	call, err := Client{Path: path}.Upgrade()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer call.Close()
-	call.SetDeadline(time.Now().Add(5 * time.Second))
-	_, err = call.Result(func(Progress) {})
+	_, err := call(t, path, Client.Upgrade).Result(func(Progress) {})
 	if re, ok := errors.AsType[*RefusedError](err); !ok || re.Reason != "busy" {
 		t.Errorf("got %v; want a *RefusedError saying busy", err)
 	}
 }
 
 func TestUpgradeProgressResultHangUp(t *testing.T) {
-	path := serveOnce(t, func(c *wire.Conn) {
-		c.SetTimeout(time.Second)
-		var req wire.Request
-		if c.Expect(wire.TypeRequest, &req) != nil || req.Op != wire.OpUpgrade {
+	path := serveOnce(t, func(c *wire.Conn, req wire.Request) {
+		if req.Op != wire.OpUpgrade {
 			return
 		}
 		c.Send(wire.TypeProgress, wire.Progress{Event: wire.EventStarted, PID: 7})
 		c.Send(wire.TypeResult, wire.Result{OK: true, PID: 7})
 	})
-	call, err := Client{Path: path}.Upgrade()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer call.Close()
-	call.SetDeadline(time.Now().Add(5 * time.Second))
+	up := call(t, path, Client.Upgrade)
 	var steps []Progress
-	res, err := call.Result(func(p Progress) { steps = append(steps, p) })
+	res, err := up.Result(func(p Progress) { steps = append(steps, p) })
 	if err != nil || !res.OK || res.PID != 7 || len(steps) != 1 || steps[0] != (Progress{Event: EventStarted, PID: 7}) {
 		t.Fatalf("got %+v, %v after %+v; want OK pid 7 after one started step", res, err, steps)
 	}
-	if err := call.WaitHangUp(); err != nil {
+	if err := up.WaitHangUp(); err != nil {
 		t.Errorf("WaitHangUp: got %v; want nil once the server hung up", err)
 	}
 }
 
 // A stop has no progress: one arriving is an error, not ignored.
 func TestStopRefusesProgress(t *testing.T) {
-	path := serveOnce(t, func(c *wire.Conn) {
-		c.SetTimeout(time.Second)
-		var req wire.Request
-		c.Expect(wire.TypeRequest, &req)
+	path := serveOnce(t, func(c *wire.Conn, _ wire.Request) {
 		c.Send(wire.TypeProgress, wire.Progress{Event: "x"})
 	})
-	call, err := Client{Path: path}.Stop()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer call.Close()
-	call.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := call.Result(nil); !errors.Is(err, wire.ErrUnexpected) {
+	if _, err := call(t, path, Client.Stop).Result(nil); !errors.Is(err, wire.ErrUnexpected) {
 		t.Errorf("got %v; want an unexpected-message error", err)
 	}
 }

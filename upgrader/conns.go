@@ -60,15 +60,15 @@ type moves struct {
 // handed over keeps the connection to the next one open while it drains
 // and passes it each idle plaintext HTTP/1.1 connection, socket and all;
 // the next generation's listener of the same name (the one Listen
-// returned, a inbox.Inbox) returns it from Accept like a new one, so
-// the same handler, timeouts and ConnState hooks serve it and no client
-// sees the restart. Connections travel in rounds: SendFiles (batches of at
-// most 252 descriptors, each acknowledged, every count checked), then the
-// new side says it holds them all (Held) and the old side commits; the new
-// side serves nothing uncommitted and the old side closes its descriptor
-// only after the commit, so exactly one process serves a socket at any
-// time, and a moved socket is never shut down. Each step has a deadline of
-// a few seconds. Child upgrades and takeovers move alike.
+// returned) returns it from Accept like a new one, so the same handler,
+// timeouts and ConnState hooks serve it and no client sees the restart.
+// Connections travel in rounds: the sockets (batches of at most 252
+// descriptors, each acknowledged, every count checked), then the new side
+// says it holds them all and the old side commits; the new side serves
+// nothing uncommitted and the old side closes its descriptor only after
+// the commit, so exactly one process serves a socket at any time, and a
+// moved socket is never shut down. Each step has a deadline of a few
+// seconds. Child upgrades and takeovers move alike.
 //
 // The Hello says whether the new generation takes connections, so mixed
 // builds still upgrade: an older build does not offer and gets none, and

@@ -3,6 +3,7 @@
 package upgrader
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -21,9 +22,7 @@ func startWithSocket(cmd *exec.Cmd) (*net.UnixConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ours := os.NewFile(uintptr(fds[0]), "handoff-prev")
 	theirs := os.NewFile(uintptr(fds[1]), "handoff-next")
-	defer ours.Close()
 	defer theirs.Close()
 	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs)
 	if cmd.Env == nil {
@@ -32,9 +31,10 @@ func startWithSocket(cmd *exec.Cmd) (*net.UnixConn, error) {
 	fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes fd 3+i
 	cmd.Env = append(withoutEnv(cmd.Env, wire.EnvFD), wire.EnvFD+"="+strconv.Itoa(fd))
 	if err := cmd.Start(); err != nil {
+		unix.Close(fds[0])
 		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	conn, err := unixConn(ours)
+	conn, err := socketFromFD(fds[0])
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -55,27 +55,22 @@ func withoutEnv(env []string, key string) []string {
 	return out
 }
 
-// socketFromFD makes a connection of fd, an inherited socket, which it
-// takes: fd is closed whatever happens, and kept from our own children.
+// socketFromFD makes a connection of fd, which it takes: fd is closed
+// whatever happens (the connection holds a dup), and kept from our own
+// children meanwhile.
 func socketFromFD(fd int) (*net.UnixConn, error) {
-	f := os.NewFile(uintptr(fd), "handoff-prev")
-	defer f.Close()
 	unix.CloseOnExec(fd)
-	return unixConn(f)
-}
-
-// unixConn makes a *net.UnixConn from a dup of f; f stays the caller's.
-func unixConn(f *os.File) (*net.UnixConn, error) {
+	f := os.NewFile(uintptr(fd), "handoff-socket")
+	defer f.Close()
 	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("control socket from fd %s: %w", f.Name(), err)
+	if uc, ok := c.(*net.UnixConn); ok {
+		return uc, nil
 	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
+	if err == nil {
 		c.Close()
-		return nil, fmt.Errorf("control socket from fd %s: not a Unix socket", f.Name())
+		err = errors.New("not a Unix socket")
 	}
-	return uc, nil
+	return nil, fmt.Errorf("control socket from fd %d: %w", fd, err)
 }
 
 // socketpair makes a close-on-exec AF_UNIX stream pair. SOCK_CLOEXEC is not

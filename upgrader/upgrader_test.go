@@ -138,11 +138,7 @@ func TestColdStartReadyStop(t *testing.T) {
 		t.Errorf("second Ready: got %v; want ErrAlreadyReady", err)
 	}
 	u.Stop()
-	select {
-	case <-u.Exit():
-	default:
-		t.Fatal("Exit not closed after Stop")
-	}
+	checkExited(t, u, exitStopped)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file after final Stop: got %v; want it removed", err)
 	}
@@ -173,11 +169,7 @@ func TestUpgradeToChild(t *testing.T) {
 	}
 	child := u.status().LastUpgrade.NewPID
 	reapAtCleanup(t, child)
-	select {
-	case <-u.Exit():
-	default:
-		t.Fatal("Exit not closed after a successful upgrade")
-	}
+	checkExited(t, u, exitHandedOver)
 	testutil.WaitFor(t, 5*time.Second, func() error {
 		if got, err := pidfile.Read(pidFile); got != child {
 			return fmt.Errorf("pid file: got %d (%v); want the child's %d", got, err, child)

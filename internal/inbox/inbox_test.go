@@ -163,16 +163,7 @@ func TestInboxDeliverBatch(t *testing.T) {
 // An Inbox reaches the socket it wraps, as the listener does: a supervisor
 // passes that descriptor to its children.
 func TestInboxSyscallConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, err := inbox.New("http", ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ib.Close()
-	rc, err := ib.SyscallConn()
+	rc, err := newInbox(t).SyscallConn()
 	if err != nil {
 		t.Fatalf("SyscallConn: %v", err)
 	}

@@ -41,6 +41,9 @@ func TestControlStop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Exit not closed within 5s of an accepted stop request")
 	}
+	if got := exitReasonOf(u); got != exitStopRequested {
+		t.Errorf("exit reason: got %d; want %d (stop requested)", got, exitStopRequested)
+	}
 	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrStopped) {
 		t.Fatalf("upgrade after a stop request: got %v; want ErrStopped", err)
 	}
@@ -49,6 +52,9 @@ func TestControlStop(t *testing.T) {
 		t.Fatalf("before Stop: got %v; want the connection still open (deadline exceeded)", err)
 	}
 	u.Stop()
+	if got := exitReasonOf(u); got != exitStopRequested {
+		t.Errorf("exit reason after Stop: got %d; want the first, %d (stop requested)", got, exitStopRequested)
+	}
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Recv(); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("after Stop: got %v; want EOF (wire.ErrClosed)", err)
