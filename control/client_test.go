@@ -131,3 +131,12 @@ func TestStopRefusesProgress(t *testing.T) {
 		t.Errorf("got %v; want an unexpected-message error", err)
 	}
 }
+
+// A server that hangs up without an answer (it is stopping or handing
+// over) says so by ErrHungUp, on which `handoff stop` asks again.
+func TestHangUpWithoutAnswer(t *testing.T) {
+	path := serveOnce(t, func(*wire.Conn, wire.Request) {})
+	if _, err := call(t, path, Client.Stop).Result(nil); !errors.Is(err, ErrHungUp) {
+		t.Errorf("got %v; want an error matching ErrHungUp", err)
+	}
+}

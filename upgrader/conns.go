@@ -165,33 +165,3 @@ func (m *moves) sender() *connSender {
 	defer m.mu.Unlock()
 	return m.out
 }
-
-// hold finds an open inbox of name and holds it for a delivery.
-func (m *moves) hold(name string) (*inbox.Inbox, error) {
-	m.mu.Lock()
-	ibs := append([]*inbox.Inbox(nil), m.inboxes[name]...)
-	m.mu.Unlock()
-	for _, ib := range ibs {
-		if ib.Hold() == nil {
-			return ib, nil
-		}
-	}
-	return nil, fmt.Errorf("no open listener named %q takes connections", name)
-}
-
-// offersConns is what this process says in its Hello as the new side.
-func (u *Upgrader) offersConns() bool { return !u.opts.DisableConnMoves && connsSupported }
-
-// startSendingConns keeps c, the connection to the successor that just
-// became ready, for moving connections to it, if it offered to take them.
-// The old side calls it once ReadyAck is sent (giveTo).
-func (u *Upgrader) startSendingConns(c *wire.Conn, hello wire.Hello) {
-	if !hello.Conns || u.opts.DisableConnMoves || !connsSupported {
-		return
-	}
-	s := newConnSender(u, c, hello.PID)
-	u.mv.mu.Lock()
-	u.mv.out = s
-	u.mv.mu.Unlock()
-	go s.run()
-}

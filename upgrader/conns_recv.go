@@ -31,6 +31,22 @@ func (u *Upgrader) receiveConns(c *wire.Conn) error {
 	}
 }
 
+// offersConns is what this process says in its Hello as the new side.
+func (u *Upgrader) offersConns() bool { return !u.opts.DisableConnMoves && connsSupported }
+
+// hold finds an open inbox of name and holds it for a delivery.
+func (m *moves) hold(name string) (*inbox.Inbox, error) {
+	m.mu.Lock()
+	ibs := append([]*inbox.Inbox(nil), m.inboxes[name]...)
+	m.mu.Unlock()
+	for _, ib := range ibs {
+		if ib.Hold() == nil {
+			return ib, nil
+		}
+	}
+	return nil, fmt.Errorf("no open listener named %q takes connections", name)
+}
+
 // held is a received socket waiting for the commit, and the inbox that
 // will serve it.
 type held struct {

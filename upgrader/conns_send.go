@@ -33,6 +33,20 @@ type moveReq struct {
 	res   chan error
 }
 
+// startSendingConns keeps c, the connection to the successor that just
+// became ready, for moving connections to it, if it offered to take them.
+// The old side calls it once ReadyAck is sent (giveTo).
+func (u *Upgrader) startSendingConns(c *wire.Conn, hello wire.Hello) {
+	if !hello.Conns || u.opts.DisableConnMoves || !connsSupported {
+		return
+	}
+	s := newConnSender(u, c, hello.PID)
+	u.mv.mu.Lock()
+	u.mv.out = s
+	u.mv.mu.Unlock()
+	go s.run()
+}
+
 // errMovesFailed is returned by Move once a round has failed.
 var errMovesFailed = errors.New("upgrader: moving connections failed earlier in this drain")
 

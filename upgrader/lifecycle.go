@@ -15,16 +15,18 @@ import (
 // transitions lists every change of state a generation may go through,
 // from each state to the states it may enter: the one place to read the
 // lifecycle, and to extend it. Every change goes through enterLocked.
-//
-//	starting ─Ready─▶ readying ─ReadyAck─▶ serving ─Upgrade─▶ upgrading ─successor ready─▶ draining ─Stop─▶ stopped
-//	                   │ refused: draining         ▲                 │ failed
-//	                   │ cold start failed: starting└─────────────────┘
 var transitions = map[control.State][]control.State{
-	control.StateStarting:  {control.StateReadying, control.StateStopped},
-	control.StateReadying:  {control.StateServing, control.StateStarting, control.StateDraining, control.StateStopped},
-	control.StateServing:   {control.StateUpgrading, control.StateStopped},
+	// Ready begins; or Stop.
+	control.StateStarting: {control.StateReadying, control.StateStopped},
+	// The predecessor acknowledged (or there is none); a cold start's Ready
+	// failed and may be retried; the predecessor refused; or Stop.
+	control.StateReadying: {control.StateServing, control.StateStarting, control.StateDraining, control.StateStopped},
+	// An upgrade or takeover begins; or Stop.
+	control.StateServing: {control.StateUpgrading, control.StateStopped},
+	// It failed; or the successor is ready. Stop waits for either.
 	control.StateUpgrading: {control.StateServing, control.StateDraining},
-	control.StateDraining:  {control.StateStopped},
+	// Stop, once drained.
+	control.StateDraining: {control.StateStopped},
 }
 
 // exitReason is why Exit closed, recorded for servers to ask one day.
