@@ -23,19 +23,6 @@ func locked(u *Upgrader, f func()) {
 	f()
 }
 
-// checkExited fails the test unless Exit is closed, for reason want.
-func checkExited(t *testing.T, u *Upgrader, want exitReason) {
-	t.Helper()
-	select {
-	case <-u.Exit():
-	default:
-		t.Fatalf("Exit open; want it closed (reason %d)", want)
-	}
-	if got := exitReasonOf(u); got != want {
-		t.Errorf("exit reason: got %d; want %d", got, want)
-	}
-}
-
 func exitReasonOf(u *Upgrader) exitReason {
 	u.mu.Lock()
 	defer u.mu.Unlock()

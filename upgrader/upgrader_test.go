@@ -113,6 +113,19 @@ func reapAtCleanup(t *testing.T, pid int) {
 	})
 }
 
+// checkExited fails the test unless Exit is closed, for reason want.
+func checkExited(t *testing.T, u *Upgrader, want exitReason) {
+	t.Helper()
+	select {
+	case <-u.Exit():
+	default:
+		t.Fatalf("Exit open; want it closed (reason %d)", want)
+	}
+	if got := exitReasonOf(u); got != want {
+		t.Errorf("exit reason: got %d; want %d", got, want)
+	}
+}
+
 func getPID(addr string) string {
 	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := c.Get("http://" + addr + "/")
