@@ -5,11 +5,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/listeners"
 )
 
 // The constants clients read are the protocol's, letter for letter.
@@ -69,6 +71,11 @@ func call(t *testing.T, path string, op func(Client) (*Call, error)) *Call {
 
 // serveOnce answers the first request on a fresh socket with reply.
 func serveOnce(t *testing.T, reply func(c *wire.Conn, req wire.Request)) string {
+	return serve(t, 1, reply)
+}
+
+// serve answers the first n requests on a fresh socket with reply.
+func serve(t *testing.T, n int, reply func(c *wire.Conn, req wire.Request)) string {
 	path := filepath.Join(t.TempDir(), "ctl.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
@@ -78,16 +85,18 @@ func serveOnce(t *testing.T, reply func(c *wire.Conn, req wire.Request)) string 
 	t.Cleanup(func() { ln.Close(); <-done })
 	go func() {
 		defer close(done)
-		raw, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		c := wire.NewConn(raw)
-		defer c.Close()
-		c.SetTimeout(time.Second)
-		var req wire.Request
-		if c.Expect(wire.TypeRequest, &req) == nil {
-			reply(c, req)
+		for range n {
+			raw, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			c := wire.NewConn(raw)
+			c.SetTimeout(time.Second)
+			var req wire.Request
+			if c.Expect(wire.TypeRequest, &req) == nil {
+				reply(c, req)
+			}
+			c.Close()
 		}
 	}()
 	return path
@@ -138,5 +147,39 @@ func TestHangUpWithoutAnswer(t *testing.T) {
 	path := serveOnce(t, func(*wire.Conn, wire.Request) {})
 	if _, err := call(t, path, Client.Stop).Result(nil); !errors.Is(err, ErrHungUp) {
 		t.Errorf("got %v; want an error matching ErrHungUp", err)
+	}
+}
+
+// A status too large for one answer comes in pages, each asked for from
+// where the last one ended; Status returns them all, in order.
+func TestStatusPages(t *testing.T) {
+	all := []listeners.Info{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	asked := make(chan int, 2)
+	path := serve(t, 2, func(c *wire.Conn, req wire.Request) {
+		asked <- req.From
+		end := min(req.From+2, len(all))
+		c.Send(wire.TypeStatus, Status{PID: 7, Listeners: all[req.From:end], ListenersFrom: req.From, ListenersTotal: len(all)})
+	})
+	st, err := Client{Path: path}.Status()
+	if err != nil {
+		t.Fatal(err)
+	}
+	froms := []int{<-asked, <-asked}
+	if !reflect.DeepEqual(st.Listeners, all) || !reflect.DeepEqual(froms, []int{0, 2}) {
+		t.Errorf("got listeners %+v after asking from %v; want %+v after asking from [0 2]", st.Listeners, froms, all)
+	}
+}
+
+// A server whose pages stop short is an error, not a short list.
+func TestStatusPagesThatStopShort(t *testing.T) {
+	path := serve(t, 2, func(c *wire.Conn, req wire.Request) {
+		var ls []listeners.Info
+		if req.From == 0 {
+			ls = []listeners.Info{{Name: "a"}}
+		}
+		c.Send(wire.TypeStatus, Status{Listeners: ls, ListenersTotal: 3})
+	})
+	if _, err := (Client{Path: path}).Status(); err == nil {
+		t.Error("got no error; want one saying the listeners stopped short")
 	}
 }
