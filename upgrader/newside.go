@@ -1,13 +1,5 @@
 package upgrader
 
-// The new side of an upgrade, top to bottom: New finds the predecessor
-// (findPrev: the parent that passed HANDOFF_FD, or a live server on the
-// control socket), says hello, receives the set and checks who sent it
-// (receiveFromPrev); Ready tells the predecessor this generation serves
-// and takes the set once it acknowledges (ready, claimSet); then the
-// connection to the predecessor carries its idle connections here until
-// it is gone (watchPrev).
-
 import (
 	"errors"
 	"fmt"
@@ -20,6 +12,14 @@ import (
 	"github.com/handoff-go/handoff/internal/ctlsock"
 	"github.com/handoff-go/handoff/internal/wire"
 )
+
+// The new side of an upgrade, top to bottom: New finds the predecessor
+// (findPrev: the parent that passed HANDOFF_FD, or a live server on the
+// control socket), says hello, receives the set and checks who sent it
+// (receiveFromPrev); Ready tells the predecessor this generation serves
+// and takes the set once it acknowledges (ready, claimSet); then the
+// connection to the predecessor carries its idle connections here until
+// it is gone (watchPrev).
 
 // prevGen is the predecessor this process inherited its set from: the
 // connection to it, held until it is gone or this process stops, and who

@@ -1,14 +1,5 @@
 package upgrader
 
-// The old side of an upgrade, top to bottom. It begins in one of three
-// ways: Upgrade (or UpgradeOnSignal), a control client's upgrade request
-// (upgrade), or a process that dialed the control socket to take over
-// (admitTakeover, then upgradeToDialer). Then: start the successor as a
-// child or take the dialer as it is (upgradeTo), hellos, lend it the set,
-// wait for its Ready, commit with ReadyAck (giveTo, under talkToNext's
-// deadline), start moving idle connections to it, let go of the set and
-// tell systemd (endUpgrade), and last close Exit, which starts the drain.
-
 import (
 	"context"
 	"errors"
@@ -21,6 +12,15 @@ import (
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/listeners"
 )
+
+// The old side of an upgrade, top to bottom. It begins in one of three
+// ways: Upgrade (or UpgradeOnSignal), a control client's upgrade request
+// (upgrade), or a process that dialed the control socket to take over
+// (admitTakeover, then upgradeToDialer). Then: start the successor as a
+// child or take the dialer as it is (upgradeTo), hellos, lend it the set,
+// wait for its Ready, commit with ReadyAck (giveTo, under talkToNext's
+// deadline), start moving idle connections to it, let go of the set and
+// tell systemd (endUpgrade), and last close Exit, which starts the drain.
 
 // nextGen is the successor an upgrade hands the set to: a child this
 // process started, or a process someone else started that dialed the
