@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/internal/testutil"
-	"github.com/handoff-go/handoff/upgrader"
 )
 
 // cliResult is what one run of the handoff CLI printed, and how it ended.
@@ -49,7 +49,7 @@ func TestCLIStatusAndUpgrade(t *testing.T) {
 		t.Fatalf("status: exit %d\n%s\nwant exit 0 naming pid %d as serving", st.code, st.output, d.first)
 	}
 	js := handoffCLI(t, procOpts{}, "status", "-json", "-control", d.control)
-	var parsed upgrader.Status
+	var parsed control.Status
 	if err := json.Unmarshal([]byte(js.output), &parsed); err != nil || parsed.PID != d.first || len(parsed.Listeners) != 2 {
 		t.Fatalf("status -json: %v: %+v\n%s\nwant pid %d with 2 listeners", err, parsed, js.output, d.first)
 	}

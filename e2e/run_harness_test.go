@@ -14,11 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/upgrader"
 )
 
 // runBins are the extra binaries and tools the `handoff run` tests need.
@@ -171,7 +171,7 @@ func (r *runProc) log() string {
 
 // runStatus is a supervisor's status with its detail decoded.
 type runStatus struct {
-	upgrader.Status
+	control.Status
 	Run struct {
 		Program  []string `json:"program"`
 		FDs      []string `json:"fds"`

@@ -8,13 +8,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/inbox"
 	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/listeners"
 )
 
-// Moving idle connections. After Ready, the connection to the next
-// generation stays open while this one drains; over it the old side passes
-// connections that httpdrain (or another Mover user) found idle, in rounds:
+// Moving idle connections: the public ConnMover and the registry both
+// sides share. The old side's sender is in conns_send.go, the new side's
+// receiver in conns_recv.go; the descriptors themselves in conns_unix.go.
+//
+// After Ready, the connection to the successor stays open while this
+// generation drains; over it the old side passes connections that
+// httpdrain (or another Mover user) found idle, in rounds:
 //
 //	old → new  Manifest, Batch… (each acked)   the sockets, SendFiles as for the set
 //	new → old  Held{n}                         holding all n, serving none yet
@@ -31,13 +35,9 @@ import (
 // drain where they are.
 const moveTimeout = 2 * time.Second
 
-// maxRound is the most connections one round carries: 40 batches, which
-// stays under the receiver's descriptor limit for one SendFiles
-// (wire.DefaultMaxFDs). Rounds are large because each one is three steps
-// (the sockets, Held, Commit) of a goroutine that competes with thousands
-// of connection goroutines the drain just woke: when 10,000 connections
-// moved in rounds of 1,008, waiting to be scheduled between steps was most
-// of the move. Whatever is waiting when a round starts goes in it.
+// maxRound is the most connections one round carries (40 batches, under
+// wire.DefaultMaxFDs): each round costs three scheduled steps, so few
+// large rounds beat many small ones when a drain wakes thousands at once.
 const maxRound = 40 * wire.MaxFDsPerMessage
 
 // errNoMover: this generation has no next one that takes connections.
@@ -45,10 +45,10 @@ var errNoMover = errors.New("upgrader: no next generation takes connections")
 
 // moves is this process's part in moving connections: the inboxes its
 // listeners receive moved connections through (new side) and the sender to
-// the next generation (old side). The zero value is ready.
+// the successor (old side). The zero value is ready.
 type moves struct {
 	mu      sync.Mutex
-	inboxes map[string][]*listeners.Inbox
+	inboxes map[string][]*inbox.Inbox
 	out     *connSender
 }
 
@@ -60,15 +60,15 @@ type moves struct {
 // handed over keeps the connection to the next one open while it drains
 // and passes it each idle plaintext HTTP/1.1 connection, socket and all;
 // the next generation's listener of the same name (the one Listen
-// returned, a listeners.Inbox) returns it from Accept like a new one, so
-// the same handler, timeouts and ConnState hooks serve it and no client
-// sees the restart. Connections travel in rounds: SendFiles (batches of at
-// most 252 descriptors, each acknowledged, every count checked), then the
-// new side says it holds them all (Held) and the old side commits; the new
-// side serves nothing uncommitted and the old side closes its descriptor
-// only after the commit, so exactly one process serves a socket at any
-// time, and a moved socket is never shut down. Each step has a deadline of
-// a few seconds. Child upgrades and takeovers move alike.
+// returned) returns it from Accept like a new one, so the same handler,
+// timeouts and ConnState hooks serve it and no client sees the restart.
+// Connections travel in rounds: the sockets (batches of at most 252
+// descriptors, each acknowledged, every count checked), then the new side
+// says it holds them all and the old side commits; the new side serves
+// nothing uncommitted and the old side closes its descriptor only after
+// the commit, so exactly one process serves a socket at any time, and a
+// moved socket is never shut down. Each step has a deadline of a few
+// seconds. Child upgrades and takeovers move alike.
 //
 // The Hello says whether the new generation takes connections, so mixed
 // builds still upgrade: an older build does not offer and gets none, and
@@ -88,7 +88,7 @@ func (u *Upgrader) ConnMover() *ConnMover { return &ConnMover{u: u} }
 // Listen) can move now: this process has handed over to a generation that
 // takes connections, and that sender has not failed.
 func (m *ConnMover) CanMove(ln net.Listener) bool {
-	ib, ok := ln.(*listeners.Inbox)
+	ib, ok := ln.(*inbox.Inbox)
 	if !ok || !m.u.mv.owns(ib) {
 		return false
 	}
@@ -101,7 +101,7 @@ func (m *ConnMover) CanMove(ln net.Listener) bool {
 // socket; the caller then closes c (its own descriptor). Move never reads,
 // writes, shuts down or closes c.
 func (m *ConnMover) Move(ln net.Listener, c net.Conn) error {
-	ib, ok := ln.(*listeners.Inbox)
+	ib, ok := ln.(*inbox.Inbox)
 	if !ok {
 		return fmt.Errorf("upgrader: move connection: %T is not a listener from Listen", ln)
 	}
@@ -117,8 +117,7 @@ func (m *ConnMover) Move(ln net.Listener, c net.Conn) error {
 	if err != nil {
 		return fmt.Errorf("upgrader: move connection from %s: %w", c.RemoteAddr(), err)
 	}
-	// No Addr: the new side asks the socket itself for its peer, and
-	// formatting 10,000 addresses is a measurable part of a large move.
+	// No Addr: the new side asks the socket itself, so none is formatted.
 	e := wire.Entry{Name: ib.Name(), Network: c.LocalAddr().Network()}
 	// Inside Control, Go holds a reference to c's descriptor: its number
 	// stays valid for the whole round even if the drain's deadline closes
@@ -137,20 +136,20 @@ func (u *Upgrader) withInbox(name string, ln net.Listener, err error) (net.Liste
 	if err != nil || u.opts.DisableConnMoves {
 		return ln, err
 	}
-	ib, ierr := listeners.NewInbox(name, ln)
+	ib, ierr := inbox.New(name, ln)
 	if ierr != nil {
 		return ln, nil // serves, but takes no moved connections
 	}
 	u.mv.mu.Lock()
 	defer u.mv.mu.Unlock()
 	if u.mv.inboxes == nil {
-		u.mv.inboxes = map[string][]*listeners.Inbox{}
+		u.mv.inboxes = map[string][]*inbox.Inbox{}
 	}
 	u.mv.inboxes[name] = append(u.mv.inboxes[name], ib)
 	return ib, nil
 }
 
-func (m *moves) owns(ib *listeners.Inbox) bool {
+func (m *moves) owns(ib *inbox.Inbox) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, x := range m.inboxes[ib.Name()] {
@@ -165,34 +164,4 @@ func (m *moves) sender() *connSender {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.out
-}
-
-// hold finds an open inbox of name and holds it for a delivery.
-func (m *moves) hold(name string) (*listeners.Inbox, error) {
-	m.mu.Lock()
-	ibs := append([]*listeners.Inbox(nil), m.inboxes[name]...)
-	m.mu.Unlock()
-	for _, ib := range ibs {
-		if ib.Hold() == nil {
-			return ib, nil
-		}
-	}
-	return nil, fmt.Errorf("no open listener named %q takes connections", name)
-}
-
-// offersConns is what this process says in its Hello as the new side.
-func (u *Upgrader) offersConns() bool { return !u.opts.DisableConnMoves && connsSupported }
-
-// moveConnsTo keeps c, the connection to the generation that just became
-// ready, for moving connections to it, if it offered to take them.
-// Called by handOver once ReadyAck is sent.
-func (u *Upgrader) moveConnsTo(c *wire.Conn, hello wire.Hello) {
-	if !hello.Conns || u.opts.DisableConnMoves || !connsSupported {
-		return
-	}
-	s := newConnSender(u, c, hello.PID)
-	u.mv.mu.Lock()
-	u.mv.out = s
-	u.mv.mu.Unlock()
-	go s.run()
 }

@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/handoff-go/handoff/internal/inbox"
 	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/listeners"
 )
 
-// takeConns is the new side of connection moves: it receives rounds from
-// the previous generation on c until that one hangs up (it exits), and
-// returns the error that ended it. A previous generation that moves
-// nothing (an older build, or moves turned off) just hangs up.
-func (u *Upgrader) takeConns(c *wire.Conn) error {
+// The new side of connection moves: the receiver from the predecessor.
+
+// receiveConns is the new side of connection moves: it receives rounds
+// from the predecessor on c until that one hangs up (it exits), and
+// returns the error that ended it. A predecessor that moves nothing (an
+// older build, or moves turned off) just hangs up.
+func (u *Upgrader) receiveConns(c *wire.Conn) error {
 	pid := u.prev.peer.PID
 	for {
 		c.SetTimeout(0) // the next round may come at any time, or never
@@ -20,29 +22,45 @@ func (u *Upgrader) takeConns(c *wire.Conn) error {
 		if err != nil {
 			return err
 		}
-		n, err := u.takeRound(c, entries, fds)
+		n, err := u.holdRound(c, entries, fds)
 		if err != nil {
-			u.log.Warn("taking connections failed", "old_pid", pid, "conns", len(fds), "err", err)
-			continue // the previous generation drains them; it says when it is gone
+			u.log.Warn("receiving connections failed", "old_pid", pid, "conns", len(fds), "err", err)
+			continue // the predecessor drains them; it says when it is gone
 		}
-		u.log.Debug("took connections", "old_pid", pid, "conns", n)
+		u.log.Debug("received connections", "old_pid", pid, "conns", n)
 	}
+}
+
+// offersConns is what this process says in its Hello as the new side.
+func (u *Upgrader) offersConns() bool { return !u.opts.DisableConnMoves && connsSupported }
+
+// hold finds an open inbox of name and holds it for a delivery.
+func (m *moves) hold(name string) (*inbox.Inbox, error) {
+	m.mu.Lock()
+	ibs := append([]*inbox.Inbox(nil), m.inboxes[name]...)
+	m.mu.Unlock()
+	for _, ib := range ibs {
+		if ib.Hold() == nil {
+			return ib, nil
+		}
+	}
+	return nil, fmt.Errorf("no open listener named %q takes connections", name)
 }
 
 // held is a received socket waiting for the commit, and the inbox that
 // will serve it.
 type held struct {
-	ib   *listeners.Inbox
+	ib   *inbox.Inbox
 	fd   int      // ours until delivered
 	peer net.Addr // the socket's peer, as checkConnFD found it
 }
 
-// takeRound checks and holds one round's sockets, answers Held, and once
-// the previous generation commits, serves them (converting and delivering
+// holdRound checks and holds one round's sockets, answers Held, and once
+// the predecessor commits, serves them (converting and delivering
 // them on another goroutine, so that the next round can come meanwhile).
 // It owns fds; on any error every one is closed (our descriptors only: the
-// previous generation still has its own and drains them).
-func (u *Upgrader) takeRound(c *wire.Conn, entries []wire.Entry, fds []int) (int, error) {
+// predecessor still has its own and drains them).
+func (u *Upgrader) holdRound(c *wire.Conn, entries []wire.Entry, fds []int) (int, error) {
 	hs, err := u.holdAll(entries, fds)
 	if err != nil {
 		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
@@ -71,7 +89,7 @@ func (u *Upgrader) holdAll(entries []wire.Entry, fds []int) ([]held, error) {
 	hs := make([]held, 0, len(fds))
 	for i, fd := range fds {
 		peer, err := checkConnFD(fd)
-		var ib *listeners.Inbox
+		var ib *inbox.Inbox
 		if err == nil {
 			ib, err = u.mv.hold(entries[i].Name)
 		}
@@ -102,7 +120,7 @@ const deliverBatch = 128
 // peer) is closed.
 func (u *Upgrader) deliver(hs []held) {
 	bad := 0
-	var ib *listeners.Inbox
+	var ib *inbox.Inbox
 	var batch []net.Conn
 	flush := func() {
 		if len(batch) > 0 {

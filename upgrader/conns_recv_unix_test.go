@@ -11,18 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/wire"
 	"golang.org/x/sys/unix"
 )
 
-// TestTakeConnsChecksEverySocket plays the previous generation against
-// takeConns with rounds that span several batches. A round with a pipe
+// TestReceiveConnsChecksEverySocket plays the predecessor against
+// receiveConns with rounds that span several batches. A round with a pipe
 // among its sockets must be refused naming that socket's place, with every
 // received descriptor closed; a good round must be served with each
 // connection's own peer address.
-func TestTakeConnsChecksEverySocket(t *testing.T) {
+func TestReceiveConnsChecksEverySocket(t *testing.T) {
 	const n = 300 // two batches
-	u := &Upgrader{log: slog.New(slog.DiscardHandler), prev: &prevGen{peer: Peer{PID: 1}}}
+	u := &Upgrader{log: slog.New(slog.DiscardHandler), prev: &prevGen{peer: control.Peer{PID: 1}}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -34,13 +35,13 @@ func TestTakeConnsChecksEverySocket(t *testing.T) {
 	defer inbox.Close()
 	old, next := wirePair(t)
 	ended := make(chan error, 1)
-	go func() { ended <- u.takeConns(next) }()
+	go func() { ended <- u.receiveConns(next) }()
 	t.Cleanup(func() {
 		old.Close()
 		select {
 		case <-ended:
 		case <-time.After(5 * time.Second):
-			t.Error("takeConns still running 5s after the previous generation hung up")
+			t.Error("receiveConns still running 5s after the predecessor hung up")
 		}
 	})
 

@@ -10,6 +10,8 @@ import (
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
+// The old side of connection moves: the sender to the successor.
+
 // connSender is the old side of connection moves: one goroutine (run)
 // gathers the Move calls waiting at the moment into a round and carries
 // it, so thousands of connections going idle at once travel in a few
@@ -29,6 +31,20 @@ type moveReq struct {
 	entry wire.Entry
 	fd    int
 	res   chan error
+}
+
+// startSendingConns keeps c, the connection to the successor that just
+// became ready, for moving connections to it, if it offered to take them.
+// The old side calls it once ReadyAck is sent (giveTo).
+func (u *Upgrader) startSendingConns(c *wire.Conn, hello wire.Hello) {
+	if !hello.Conns || u.opts.DisableConnMoves || !connsSupported {
+		return
+	}
+	s := newConnSender(u, c, hello.PID)
+	u.mv.mu.Lock()
+	u.mv.out = s
+	u.mv.mu.Unlock()
+	go s.run()
 }
 
 // errMovesFailed is returned by Move once a round has failed.
@@ -71,11 +87,8 @@ func (s *connSender) run() {
 }
 
 // gather takes first and every request already waiting, up to maxRound.
-// When none is waiting it yields once before it gives up: the drain wakes
-// connections by the thousand, and a goroutine it woke may be one step
-// from Move. Without the yield the first round of a drain carried one or
-// two connections and then, like every round, waited to be scheduled
-// between its steps behind the rest of the wave.
+// When none is waiting it yields once before it gives up, so that the
+// goroutines a drain just woke reach Move and join the round.
 func (s *connSender) gather(first moveReq) []moveReq {
 	round := []moveReq{first}
 	for len(round) < maxRound {

@@ -2,6 +2,9 @@
 
 package upgrader
 
+// The descriptors of moving connections, for both sides: the new side
+// checks and wraps what it receives (checkConnFD, connFromFD, movedConn).
+
 import (
 	"errors"
 	"fmt"
@@ -52,15 +55,9 @@ func checkConnFD(fd int) (net.Addr, error) {
 // (closes on error, or with the connection). peer is what checkConnFD
 // returned for fd; nil has connFromFD check fd itself.
 //
-// The connection is a movedConn over an *os.File rather than what
-// net.FileConn makes: FileConn dups the descriptor and, to set up a
-// *net.TCPConn, asks the kernel again for what is known already (type,
-// both addresses) and sets keep-alive and no-delay options the socket
-// already carries (options travel with the socket): sixteen system calls
-// per connection, a third of the new side's work when 10,000 connections
-// move. This takes four (getsockname, the O_NONBLOCK check, and
-// os.NewFile's own check and poller registration), six with checkConnFD's
-// two. The O_NONBLOCK check is kept although os.NewFile repeats it: a
+// It builds a movedConn over an *os.File rather than call net.FileConn,
+// which dups the descriptor and asks the kernel again for what is known
+// already. The O_NONBLOCK check stays although os.NewFile repeats it: a
 // blocking socket from a peer would make a file outside the poller, whose
 // deadlines (the drain's kicks) fail.
 func connFromFD(fd int, peer net.Addr) (net.Conn, error) {
@@ -155,7 +152,7 @@ func (c *movedConn) CloseWrite() error { return c.shutdown("close write", unix.S
 // CloseRead shuts down the receiving side.
 func (c *movedConn) CloseRead() error { return c.shutdown("close read", unix.SHUT_RD) }
 
-// Moved reports true: listeners.Inbox and httpdrain tell a moved idle
+// Moved reports true: the inbox and httpdrain tell a moved idle
 // keep-alive connection from a new one by it.
 func (c *movedConn) Moved() bool { return true }
 

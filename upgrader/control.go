@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
@@ -45,11 +47,11 @@ type controlServer struct {
 // accepts nothing until start: a client that dials before then waits in
 // the backlog. Only a socket this process bound gets its mode set.
 func (u *Upgrader) openControl(path string) (*controlServer, error) {
-	ln, err := u.set.Listen(controlName, "unix", path)
+	ln, err := u.set.Listen(runhooks.ControlName, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("upgrader: control socket: %w", err)
 	}
-	if !u.set.Inherited(controlName) {
+	if !u.set.Inherited(runhooks.ControlName) {
 		if err := restrictSocketFile(path); err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("upgrader: control socket %s: %w", path, err)
@@ -195,14 +197,14 @@ func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
 		return false
 	case wire.OpUpgrade:
 		// A replacement leaves this process serving: nothing to linger for.
-		return cs.upgrade(c) && cs.u.opts.Replace == nil
+		return cs.upgrade(c) && cs.u.opts.hooks.Replace == nil
 	case wire.OpTakeover:
-		cs.takeover(c)
+		cs.admit(c)
 		return false
 	case wire.OpStop:
-		return cs.stopRequest(c)
+		return cs.stop(c)
 	}
-	c.Send(wire.TypeResult, wire.Result{Code: wire.CodeFailed, Error: fmt.Sprintf(
+	c.Send(wire.TypeResult, control.Result{Code: control.CodeFailed, Error: fmt.Sprintf(
 		"unknown request %q (want %s, %s, %s or %s)", req.Op, wire.OpStatus, wire.OpUpgrade, wire.OpTakeover, wire.OpStop)})
 	return false
 }
@@ -213,37 +215,50 @@ func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
 func (cs *controlServer) upgrade(c *wire.Conn) bool {
 	c.SetTimeout(0) // the upgrade timeout bounds this conversation
 	report := reporter{
-		progress: func(p wire.Progress) { c.Send(wire.TypeProgress, p) },
-		result:   func(r wire.Result) { c.Send(wire.TypeResult, r) },
+		progress: func(p control.Progress) { c.Send(wire.TypeProgress, p) },
+		result:   func(r control.Result) { c.Send(wire.TypeResult, r) },
 	}
 	_, err := cs.u.upgrade(context.Background(), report)
 	return err == nil
 }
 
-// takeover hands the set to the process at the other end of c, which
-// someone else started. It must say hello within requestTimeout, before
-// it holds the one upgrade slot; then, like a child, be ready in time.
-// The connection passes to the handoff, which keeps it on success.
-func (cs *controlServer) takeover(c *wire.Conn) {
-	u := cs.u
-	var hello wire.Hello
-	if err := c.Expect(wire.TypeHello, &hello); err != nil {
-		u.log.Warn("takeover refused: no hello", "err", err)
+// admit hands the set to the process at the other end of c, which
+// someone else started (see admitTakeover). Once admitted, c belongs to
+// the upgrade, which keeps it on success.
+func (cs *controlServer) admit(c *wire.Conn) {
+	n, err := cs.u.admitTakeover(c)
+	if err != nil {
+		cs.u.log.Warn("takeover refused", "err", err)
 		return
 	}
-	cred, err := c.PeerCred()
-	pid := cred.PID
-	if err != nil || pid <= 0 {
-		pid = hello.PID // the platform does not say; only used to report
-	}
 	cs.untrack(c)
-	arrive := func(context.Context) (*nextGen, error) {
-		return &nextGen{conn: c, pid: pid, hello: &hello}, nil
+	cs.u.upgradeToDialer(n)
+}
+
+// stop answers a stop request (`handoff stop`): this process, if it
+// serves, refuses every later upgrade, answers Result{OK, PID} and closes
+// Exit, so that the application drains and calls Stop. The connection
+// lingers until then (Stop closes it), so the client learns on EOF that
+// this process is gone. A client cannot find the serving process from the
+// socket itself: SO_PEERCRED names whoever called listen(), the first
+// generation, since the listening socket is handed on.
+//
+// A process that does not serve (not ready yet, upgrading, handed over,
+// stopping) answers Result{Error} and carries on; every such state is
+// brief, so the client asks again.
+func (cs *controlServer) stop(c *wire.Conn) bool {
+	u := cs.u
+	u.mu.Lock()
+	err := u.acceptStopLocked()
+	u.mu.Unlock()
+	if err != nil {
+		u.log.Info("stop request refused", "err", err)
+		c.Send(wire.TypeResult, control.Result{PID: u.pid, Code: resultCode(err), Error: err.Error()})
+		return false
 	}
-	_, err = u.handOff(context.Background(), "takeover", arrive, reporter{})
-	if _, ran := errors.AsType[*UpgradeError](err); err != nil && !ran {
-		// Refused before it began; a handoff that ran has told the peer.
-		c.Send(wire.TypeAbort, wire.Abort{Reason: "takeover refused: " + err.Error()})
-		c.Close()
-	}
+	u.log.Info("stop requested over the control socket")
+	c.SetTimeout(0) // nothing more is read; Stop hangs up
+	c.Send(wire.TypeResult, control.Result{OK: true, PID: u.pid})
+	u.closeExit(exitStopRequested)
+	return true
 }

@@ -23,9 +23,14 @@
 // keep-alive connections to the next one, so that no client sees the
 // restart: see ConnMover.
 //
+// With Options.ControlPath set, the process answers on a Unix socket:
+// `handoff status`, `handoff upgrade`, `handoff stop` and any program
+// built on package control.
+//
 // Every method is safe for concurrent use. One mutex guards the lifecycle
-// state; nothing that can block (the handoff itself, the set, files,
-// sockets) runs while it is held.
+// state, which changes only through the transitions listed in one place;
+// nothing that can block (the handoff itself, the set, files, sockets)
+// runs while it is held.
 //
 // # Trust
 //

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/control"
 )
 
 // Errors a caller can branch on.
@@ -34,18 +34,18 @@ func resultCode(err error) string {
 		err  error
 		code string
 	}{
-		{ErrStopped, wire.CodeStopping},
-		{ErrUpgradeInProgress, wire.CodeInProgress},
-		{ErrHandedOver, wire.CodeHandedOver},
-		{ErrNotReady, wire.CodeNotReady},
-		{ErrTooManyDraining, wire.CodeTooManyDraining},
-		{ErrNotSupported, wire.CodeUnsupported},
+		{ErrStopped, control.CodeStopping},
+		{ErrUpgradeInProgress, control.CodeInProgress},
+		{ErrHandedOver, control.CodeHandedOver},
+		{ErrNotReady, control.CodeNotReady},
+		{ErrTooManyDraining, control.CodeTooManyDraining},
+		{ErrNotSupported, control.CodeUnsupported},
 	} {
 		if errors.Is(err, c.err) {
 			return c.code
 		}
 	}
-	return wire.CodeFailed
+	return control.CodeFailed
 }
 
 // UpgradeError reports a failed upgrade: the step that failed, the pid of

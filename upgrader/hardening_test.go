@@ -17,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/pidfile"
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 	"golang.org/x/sys/unix"
@@ -25,39 +28,6 @@ import (
 // Each test here covers one hole found by attacking the core (issue 7);
 // each fails on the code before the fix.
 
-// Hole 4: on a full filesystem the old pid file must stay as it was, not
-// be replaced by an empty one.
-func TestPIDFileKeptOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := shortDir(t)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
-		t.Skipf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, 0) })
-	path := filepath.Join(dir, "app.pid")
-	if err := draftPIDFile(path, 4242).commit(); err != nil {
-		t.Fatal(err)
-	}
-	filler, _ := os.Create(filepath.Join(dir, "filler"))
-	for filler != nil {
-		if _, err := filler.Write(make([]byte, 4096)); err != nil {
-			break // full
-		}
-	}
-	filler.Close()
-	if err := draftPIDFile(path, 5353).commit(); !errors.Is(err, syscall.ENOSPC) {
-		t.Errorf("a pid file written on a full disk: got %v; want ENOSPC", err)
-	}
-	if got, err := ReadPIDFile(path); got != 4242 {
-		t.Errorf("pid file after the failed write: got %d (%v); want the old 4242", got, err)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
-		t.Errorf("files left: %d; want the pid file and the filler only", len(ents))
-	}
-}
-
 // Hole 5: a control socket file that was deleted (or replaced by a link)
 // must neither break upgrades nor have a link's target chmod'ed.
 func TestUpgradeAfterControlSocketFileChanged(t *testing.T) {
@@ -65,19 +35,19 @@ func TestUpgradeAfterControlSocketFileChanged(t *testing.T) {
 		t.Run(replace, func(t *testing.T) {
 			checkLeaks(t)
 			dir := shortDir(t)
-			control := filepath.Join(dir, "ctl.sock")
-			t.Setenv("UPGRADER_TEST_CONTROL", control)
-			u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("serve")})
-			os.Remove(control)
+			ctl := filepath.Join(dir, "ctl.sock")
+			t.Setenv("UPGRADER_TEST_CONTROL", ctl)
+			u, _ := serving(t, Options{ControlPath: ctl, Command: helperCommand("serve")})
+			os.Remove(ctl)
 			target := filepath.Join(dir, "target")
 			if replace == "symlink" {
 				os.WriteFile(target, nil, 0o644)
-				os.Symlink(target, control)
+				os.Symlink(target, ctl)
 			}
 			if err := u.Upgrade(context.Background()); err != nil {
 				t.Fatalf("upgrade after the socket file was %s: %v", replace, err)
 			}
-			reapAtCleanup(t, u.Status().LastUpgrade.NewPID)
+			reapAtCleanup(t, u.status().LastUpgrade.NewPID)
 			if fi, err := os.Stat(target); replace == "symlink" && (err != nil || fi.Mode().Perm() != 0o644) {
 				t.Errorf("link target mode: got %v (%v); want it untouched at 0644", fi.Mode(), err)
 			}
@@ -88,10 +58,10 @@ func TestUpgradeAfterControlSocketFileChanged(t *testing.T) {
 // Hole 5: abstract control socket names work on Linux.
 func TestAbstractControlSocket(t *testing.T) {
 	checkLeaks(t)
-	control := fmt.Sprintf("@handoff-test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	u, _ := serving(t, Options{ControlPath: control})
-	if st := status(t, control); st.PID != os.Getpid() || st.State != StateServing {
-		t.Errorf("status over %s: got pid %d state %s; want %d serving", control, st.PID, st.State, os.Getpid())
+	ctl := fmt.Sprintf("@handoff-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	u, _ := serving(t, Options{ControlPath: ctl})
+	if st := status(t, ctl); st.PID != os.Getpid() || st.State != control.StateServing {
+		t.Errorf("status over %s: got pid %d state %s; want %d serving", ctl, st.PID, st.State, os.Getpid())
 	}
 	u.Stop()
 }
@@ -108,8 +78,8 @@ func TestControlPathTooLong(t *testing.T) {
 // Hole 8: a status larger than one frame comes in pages.
 func TestStatusComesInPages(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	u, _ := serving(t, Options{ControlPath: control})
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: ctl})
 	const files = 1100 // with 1,000-byte names: about 1.2 MB of listeners
 	for i := range files {
 		name := fmt.Sprintf("%04d-%s", i, strings.Repeat("n", 995))
@@ -122,7 +92,7 @@ func TestStatusComesInPages(t *testing.T) {
 	want := files + 2 // and the control socket and "http"
 	var got []string
 	for pages := 0; len(got) < want; pages++ {
-		st := statusFrom(t, control, len(got))
+		st := statusFrom(t, ctl, len(got))
 		if st.ListenersTotal != want || len(st.Listeners) == 0 || pages > 10 {
 			t.Fatalf("page %d: %d listeners of %d; want pages of all %d", pages, len(st.Listeners), st.ListenersTotal, want)
 		}
@@ -135,10 +105,10 @@ func TestStatusComesInPages(t *testing.T) {
 	}
 }
 
-func statusFrom(t *testing.T, path string, from int) Status {
+func statusFrom(t *testing.T, path string, from int) control.Status {
 	t.Helper()
 	c := request(t, path, wire.Request{Op: wire.OpStatus, From: from})
-	var st Status
+	var st control.Status
 	if err := c.Expect(wire.TypeStatus, &st); err != nil {
 		t.Fatalf("status from %d: %v", from, err)
 	}
@@ -148,9 +118,9 @@ func statusFrom(t *testing.T, path string, from int) Status {
 // Hole 9: a takeover that never says hello must not hold the upgrade slot.
 func TestTakeoverWithoutHelloBlocksNothing(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("serve"), UpgradeTimeout: 30 * time.Second})
-	raw, err := net.Dial("unix", control)
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: ctl, Command: helperCommand("serve"), UpgradeTimeout: 30 * time.Second})
+	raw, err := net.Dial("unix", ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +133,7 @@ func TestTakeoverWithoutHelloBlocksNothing(t *testing.T) {
 	if err := u.Upgrade(context.Background()); err != nil {
 		t.Fatalf("upgrade while a silent takeover is open: %v", err)
 	}
-	reapAtCleanup(t, u.Status().LastUpgrade.NewPID)
+	reapAtCleanup(t, u.status().LastUpgrade.NewPID)
 }
 
 // unreadBy is a condition: the peer has read everything c sent.
@@ -187,8 +157,8 @@ func unreadBy(c *net.UnixConn) func() error {
 // them: each is refused at its header.
 func TestControlFramesBounded(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	serving(t, Options{ControlPath: control})
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	serving(t, Options{ControlPath: ctl})
 	const conns, sent = 64, 512 << 10
 	head := make([]byte, 8+sent)
 	copy(head, []byte{'H', 'O', wire.Version, byte(wire.TypeRequest), 0, 0x10, 0, 0}) // announces 1 MiB
@@ -200,7 +170,7 @@ func TestControlFramesBounded(t *testing.T) {
 		}
 	}()
 	for range conns {
-		c, err := net.Dial("unix", control)
+		c, err := net.Dial("unix", ctl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +181,7 @@ func TestControlFramesBounded(t *testing.T) {
 	if grew := heapInUse() - heap; grew > 8<<20 {
 		t.Errorf("heap grew by %d MiB for %d half-sent frames; want them refused, not buffered", grew>>20, conns)
 	}
-	if st := status(t, control); st.State != StateServing {
+	if st := status(t, ctl); st.State != control.StateServing {
 		t.Errorf("status after the flood: %s; want serving", st.State)
 	}
 }
@@ -227,8 +197,8 @@ func heapInUse() int64 {
 // declares nor the draining generations it names; it asks the kernel.
 func TestTakeoverChecksWhatThePeerDeclares(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	fake, err := net.Listen("unix", control)
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	fake, err := net.Listen("unix", ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,12 +220,12 @@ func TestTakeoverChecksWhatThePeerDeclares(t *testing.T) {
 			return
 		}
 		c := wire.NewConn(raw.(*net.UnixConn))
-		if c.Expect(wire.TypeRequest, &wire.Request{}) == nil && playOld(c, lie, ln, namedListener{controlName, fake}) == nil {
+		if c.Expect(wire.TypeRequest, &wire.Request{}) == nil && playOld(c, lie, ln, namedListener{runhooks.ControlName, fake}) == nil {
 			c.Send(wire.TypeReadyAck, struct{}{})
 		}
 		served <- c
 	}()
-	nu, err := newTakingOver(t, control)
+	nu, err := newTakingOver(t, ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +233,7 @@ func TestTakeoverChecksWhatThePeerDeclares(t *testing.T) {
 	if c := <-served; c != nil {
 		defer c.Close()
 	}
-	st := nu.Status()
+	st := nu.status()
 	if len(st.Draining) != 1 || st.Draining[0].PID != os.Getpid() || st.Draining[0].Generation != 5 {
 		t.Errorf("draining after the takeover: got %+v; want only the real writer of the hello (pid %d, generation 5)",
 			st.Draining, os.Getpid())
@@ -302,8 +272,8 @@ func TestTakeoverRefusesAnotherUser(t *testing.T) {
 	}
 	dir := shortDir(t)
 	os.Chmod(dir, 0o777)
-	control := filepath.Join(dir, "ctl.sock")
-	cmd, err := startAs(dir, "fakeserver", 65534, 65534, "UPGRADER_TEST_CONTROL="+control)
+	ctl := filepath.Join(dir, "ctl.sock")
+	cmd, err := startAs(dir, "fakeserver", 65534, 65534, "UPGRADER_TEST_CONTROL="+ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,13 +282,13 @@ func TestTakeoverRefusesAnotherUser(t *testing.T) {
 	// file alone appears at bind, before listen, when a dial is refused
 	// and New would take the path for a stale socket and cold-start.
 	testutil.WaitFor(t, 5*time.Second, func() error {
-		fi, err := os.Stat(control)
+		fi, err := os.Stat(ctl)
 		if err == nil && fi.Mode().Perm() != 0o777 {
-			err = fmt.Errorf("%s is bound but not yet listening (mode %v)", control, fi.Mode().Perm())
+			err = fmt.Errorf("%s is bound but not yet listening (mode %v)", ctl, fi.Mode().Perm())
 		}
 		return err
 	})
-	u, err := New(Options{ControlPath: control})
+	u, err := New(Options{ControlPath: ctl})
 	if err == nil {
 		u.Stop()
 		t.Fatal("took over from a server running as uid 65534; want it refused")
@@ -351,7 +321,7 @@ func TestServesWhenPreviousDiesBeforeReadyAck(t *testing.T) {
 	var child int
 	testutil.WaitFor(t, 10*time.Second, func() error {
 		var err error
-		child, err = ReadPIDFile(pidFile)
+		child, err = pidfile.Read(pidFile)
 		return err
 	})
 	reapAtCleanup(t, child) // an orphan now: killed, and gone once init reaps it

@@ -2,71 +2,107 @@ package upgrader
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// State is where a generation is in its life, as Status reports it.
-type State string
+// transitions lists every change of state a generation may go through,
+// from each state to the states it may enter: the one place to read the
+// lifecycle, and to extend it. Every change goes through enterLocked.
+var transitions = map[control.State][]control.State{
+	// Ready begins; or Stop.
+	control.StateStarting: {control.StateReadying, control.StateStopped},
+	// The predecessor acknowledged (or there is none); a cold start's Ready
+	// failed and may be retried; the predecessor refused; or Stop.
+	control.StateReadying: {control.StateServing, control.StateStarting, control.StateDraining, control.StateStopped},
+	// An upgrade or takeover begins; or Stop.
+	control.StateServing: {control.StateUpgrading, control.StateStopped},
+	// It failed; or the successor is ready. Stop waits for either.
+	control.StateUpgrading: {control.StateServing, control.StateDraining},
+	// Stop, once drained.
+	control.StateDraining: {control.StateStopped},
+}
 
-// The states, in the order a generation passes through them.
+// exitReason is why Exit closed, recorded for servers to ask one day.
+type exitReason int
+
 const (
-	StateStarting  State = "starting"  // New returned; Ready not called
-	StateReadying  State = "readying"  // Ready is finishing the handoff from the previous generation
-	StateServing   State = "serving"   // ready; no upgrade running
-	StateUpgrading State = "upgrading" // an upgrade or takeover is running
-	// StateDraining: this generation has handed its sockets over (or
-	// must go because its Ready was refused) and finishes what it has in
-	// flight. Status.Draining lists the older generations in this state.
-	StateDraining State = "draining"
-	StateStopped  State = "stopped" // Stop was called
+	exitOpen          exitReason = iota // Exit is open
+	exitHandedOver                      // the successor is ready and owns the set
+	exitReadyRefused                    // the predecessor refused our Ready and kept the set
+	exitStopRequested                   // a control client asked this generation to stop
+	exitStopped                         // Stop was called
 )
 
-// Peer is another generation of this server. Start is its start time as
-// the kernel counts it, so that a reused pid does not pass for it; it is 0
-// where the platform does not say.
-type Peer struct {
-	PID        int    `json:"pid"`
-	Generation uint64 `json:"generation"`
-	Start      uint64 `json:"start,omitempty"`
-}
-
-// UpgradeRecord describes the last upgrade this process attempted.
-type UpgradeRecord struct {
-	At     time.Time `json:"at"`
-	NewPID int       `json:"new_pid,omitempty"`
-	Error  string    `json:"error,omitempty"`
-}
-
 // lifecycle is the state every method of an Upgrader shares. Upgrader.mu
-// guards it; the ...Locked methods expect mu held and never block, call
-// out, or touch the set, the files or the control socket: their callers
-// do that after unlocking, from what the method returned.
+// guards it, and only the ...Locked methods in this file change it: they
+// expect mu held and never block, call out, or touch the set, the files
+// or the control socket; their callers do that after unlocking, from what
+// the method returned.
 type lifecycle struct {
-	state    State
-	owner    bool // this process serves the set (ready, or a cold start)
-	stopping bool // Stop is waiting for a running upgrade to end
-	exited   bool // the exit channel is closed
+	state    control.State
+	owner    bool       // this process serves the set (ready, or a cold start)
+	stopping bool       // Stop was called or a stop requested: no upgrade may start
+	exit     exitReason // why Exit closed; exitOpen until it does
 
-	draining []Peer // older generations still draining
+	draining []control.Peer // older generations still draining
 
 	cancel      context.CancelFunc // cancels the running upgrade
 	upgradeDone chan struct{}      // closed when the running upgrade has ended
-	next        *wire.Conn         // to the next generation, held until Stop
-	last        *UpgradeRecord
+	next        *wire.Conn         // to the successor, held until Stop
+	last        *control.UpgradeRecord
 }
 
+func newLifecycle(cold bool, prev *prevGen) lifecycle {
+	lc := lifecycle{state: control.StateStarting, owner: cold}
+	if prev != nil {
+		lc.draining = prev.draining
+	}
+	return lc
+}
+
+// enterLocked moves to state to. A change transitions does not list is a
+// bug in this package, not a caller's mistake.
+func (u *Upgrader) enterLocked(to control.State) {
+	if !slices.Contains(transitions[u.lc.state], to) {
+		panic(fmt.Sprintf("upgrader: lifecycle: %s to %s is not a transition", u.lc.state, to))
+	}
+	u.lc.state = to
+}
+
+// closeExitLocked closes Exit, the first time only, and records why: the
+// one place Exit closes.
+func (u *Upgrader) closeExitLocked(why exitReason) {
+	if u.lc.exit == exitOpen {
+		u.lc.exit = why
+		close(u.exit)
+	}
+}
+
+// closeExit is closeExitLocked for callers that have told their client
+// first: once Exit closes the application may drain in microseconds and
+// Stop, hanging up on it.
+func (u *Upgrader) closeExit(why exitReason) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.closeExitLocked(why)
+}
+
+// beginReady marks Ready running, or says why it may not run.
 func (u *Upgrader) beginReady() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	switch u.lc.state {
-	case StateStarting:
-		u.lc.state = StateReadying
+	case control.StateStarting:
+		u.enterLocked(control.StateReadying)
 		return nil
-	case StateStopped, StateDraining:
+	case control.StateStopped, control.StateDraining:
 		return ErrStopped
 	}
 	return ErrAlreadyReady
@@ -75,20 +111,20 @@ func (u *Upgrader) beginReady() error {
 // endReadyLocked records how Ready's handshake went and reports whether
 // this process now serves.
 func (u *Upgrader) endReadyLocked(err error) bool {
-	if u.lc.state != StateReadying {
+	if u.lc.state != control.StateReadying {
 		return false // stopped meanwhile
 	}
 	switch {
 	case err != nil && u.mode == ModeCold:
-		u.lc.state = StateStarting // still the owner: the caller may retry or Stop
+		u.enterLocked(control.StateStarting) // still the owner: the caller may retry or Stop
 		return false
 	case err != nil:
-		// The previous generation kept the set; this process must go.
-		u.lc.state = StateDraining
-		u.closeExitLocked()
+		// The predecessor kept the set; this process must go.
+		u.enterLocked(control.StateDraining)
+		u.closeExitLocked(exitReadyRefused)
 		return false
 	}
-	u.lc.state = StateServing
+	u.enterLocked(control.StateServing)
 	u.lc.owner = true
 	if u.prev != nil {
 		u.lc.draining = append(u.lc.draining, u.prev.peer)
@@ -96,93 +132,124 @@ func (u *Upgrader) endReadyLocked(err error) bool {
 	return true
 }
 
+// notServingLocked says why this generation may neither start an upgrade
+// nor accept a stop request now; nil when it may.
+func (u *Upgrader) notServingLocked() error {
+	switch {
+	case u.lc.stopping || u.lc.state == control.StateStopped:
+		return ErrStopped
+	case u.lc.state == control.StateUpgrading:
+		return ErrUpgradeInProgress
+	case u.lc.state == control.StateDraining:
+		return ErrHandedOver
+	case u.lc.state != control.StateServing:
+		return ErrNotReady
+	}
+	return nil
+}
+
 // beginUpgradeLocked checks that an upgrade may start and marks it
 // running. It returns the draining generations to pass on.
-func (u *Upgrader) beginUpgradeLocked(cancel context.CancelFunc) ([]Peer, error) {
-	switch {
-	case u.lc.stopping || u.lc.state == StateStopped:
-		return nil, ErrStopped
-	case u.lc.state == StateUpgrading:
-		return nil, ErrUpgradeInProgress
-	case u.lc.state == StateDraining:
-		return nil, ErrHandedOver
-	case u.lc.state != StateServing:
-		return nil, ErrNotReady
+func (u *Upgrader) beginUpgradeLocked(cancel context.CancelFunc) ([]control.Peer, error) {
+	if err := u.notServingLocked(); err != nil {
+		return nil, err
 	}
-	u.pruneDrainingLocked()
+	u.lc.draining = pruneGone(u.lc.draining)
 	if len(u.lc.draining) >= u.opts.MaxDraining {
 		return nil, fmt.Errorf("%w: %d of %d allowed (pids %v)", ErrTooManyDraining,
 			len(u.lc.draining), u.opts.MaxDraining, pidsOf(u.lc.draining))
 	}
-	u.lc.state = StateUpgrading
+	u.enterLocked(control.StateUpgrading)
 	u.lc.cancel = cancel
 	u.lc.upgradeDone = make(chan struct{})
-	return append([]Peer(nil), u.lc.draining...), nil
+	return append([]control.Peer(nil), u.lc.draining...), nil
 }
 
 // endUpgradeLocked records the outcome of an upgrade and returns the
 // channel to close once the caller has acted on it. On success next is
-// the connection to the new generation, held open until this process
-// stops so that the new one learns when this one is gone.
+// the connection to the successor, held open until this process stops so
+// that the successor learns when this one is gone. Exit stays open until
+// the caller has told its client (closeExit).
 func (u *Upgrader) endUpgradeLocked(newPID int, next *wire.Conn, err error) chan struct{} {
 	done := u.lc.upgradeDone
 	u.lc.cancel, u.lc.upgradeDone = nil, nil
-	u.lc.last = &UpgradeRecord{At: time.Now(), NewPID: newPID}
+	u.lc.last = &control.UpgradeRecord{At: time.Now(), NewPID: newPID}
 	if err != nil {
 		u.lc.last.Error = err.Error()
-		u.lc.state = StateServing
+		u.enterLocked(control.StateServing)
 		return done
 	}
-	u.lc.state = StateDraining
+	u.enterLocked(control.StateDraining)
 	u.lc.next = next
 	u.lc.owner = false
 	return done
 }
 
-// endReplaceLocked records a replacement (Options.Replace) that worked:
-// this process serves on, the owner of the set. It returns the channel to
-// close once the caller has told systemd.
+// endReplaceLocked records a replacement (the runhooks Replace hook) that
+// worked: this process serves on, the owner of the set. It returns the
+// channel to close once the caller has told systemd.
 func (u *Upgrader) endReplaceLocked(newPID int) chan struct{} {
 	done := u.lc.upgradeDone
 	u.lc.cancel, u.lc.upgradeDone = nil, nil
-	u.lc.last = &UpgradeRecord{At: time.Now(), NewPID: newPID}
-	u.lc.state = StateServing
+	u.lc.last = &control.UpgradeRecord{At: time.Now(), NewPID: newPID}
+	u.enterLocked(control.StateServing)
 	return done
+}
+
+// acceptStopLocked marks a serving process as stopping, which refuses
+// every later upgrade, or says why it does not serve. The caller answers
+// its client, then closes Exit (exitStopRequested).
+func (u *Upgrader) acceptStopLocked() error {
+	err := u.notServingLocked()
+	if errors.Is(err, ErrNotReady) {
+		return fmt.Errorf("%w: cannot stop before it serves", ErrNotReady)
+	}
+	if err == nil {
+		u.lc.stopping = true
+	}
+	return err
+}
+
+// beginStopLocked refuses every later upgrade and cancels a running one.
+// It returns the channel that closes when that upgrade has ended (nil if
+// none runs): Stop waits for it before stopLocked.
+func (u *Upgrader) beginStopLocked() chan struct{} {
+	u.lc.stopping = true
+	if u.lc.cancel != nil {
+		u.lc.cancel()
+	}
+	return u.lc.upgradeDone
 }
 
 // stopLocked marks this generation stopped and returns what the caller
 // must close, and whether this process was the set's last owner.
 func (u *Upgrader) stopLocked() (next *wire.Conn, final, already bool) {
-	if u.lc.state == StateStopped {
+	if u.lc.state == control.StateStopped {
 		return nil, false, true
 	}
-	u.lc.state = StateStopped
-	u.closeExitLocked()
+	u.enterLocked(control.StateStopped)
+	u.closeExitLocked(exitStopped)
 	next, u.lc.next = u.lc.next, nil
 	return next, u.lc.owner, false
 }
 
-func (u *Upgrader) closeExitLocked() {
-	if !u.lc.exited {
-		u.lc.exited = true
-		close(u.exit)
-	}
+// dropDrainingLocked forgets p, a draining generation that is gone.
+func (u *Upgrader) dropDrainingLocked(p control.Peer) {
+	u.lc.draining = slices.DeleteFunc(u.lc.draining, func(d control.Peer) bool { return d == p })
 }
 
-func (u *Upgrader) pruneDrainingLocked() {
+// snapshotLocked copies what the status reports of the lifecycle.
+func (u *Upgrader) snapshotLocked() (state control.State, draining []control.Peer, last *control.UpgradeRecord) {
 	u.lc.draining = pruneGone(u.lc.draining)
-}
-
-func (u *Upgrader) dropDrainingLocked(p Peer) {
-	for i, d := range u.lc.draining {
-		if d == p {
-			u.lc.draining = append(u.lc.draining[:i], u.lc.draining[i+1:]...)
-			return
-		}
+	draining = append([]control.Peer{}, u.lc.draining...)
+	if u.lc.last != nil {
+		rec := *u.lc.last
+		last = &rec
 	}
+	return u.lc.state, draining, last
 }
 
-func pidsOf(ps []Peer) []int {
+func pidsOf(ps []control.Peer) []int {
 	pids := make([]int, len(ps))
 	for i, p := range ps {
 		pids[i] = p.PID

@@ -4,40 +4,49 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"os"
-	"syscall"
+	"strconv"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/ctlsock"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// prevGen is the generation this process inherited its set from: the
+// The new side of an upgrade, top to bottom: New finds the predecessor
+// (findPrev: the parent that passed HANDOFF_FD, or a live server on the
+// control socket), says hello, receives the set and checks who sent it
+// (receiveFromPrev); Ready tells the predecessor this generation serves
+// and takes the set once it acknowledges (ready, claimSet); then the
+// connection to the predecessor carries its idle connections here until
+// it is gone (watchPrev).
+
+// prevGen is the predecessor this process inherited its set from: the
 // connection to it, held until it is gone or this process stops, and who
 // it is, as the kernel (not the peer) says where the platform can.
 type prevGen struct {
 	conn     *wire.Conn
-	peer     Peer
-	draining []Peer // older generations it named, each checked here
+	peer     control.Peer
+	draining []control.Peer // older generations it named, each checked here
 }
 
 func (p *prevGen) close() {
 	if p != nil {
-		p.conn.Close() // safe beside watchParent's own Close
+		p.conn.Close() // safe beside watchPrev's own Close
 	}
 }
 
-// inherit finds the previous generation (a parent that passed HANDOFF_FD,
-// or a live process on the control socket) and receives its set; failing
-// both, it takes what systemd socket activation offers.
-func (u *Upgrader) inherit() error {
-	raw, found, err := inheritedConn()
+// findPrev finds the predecessor (a parent that passed HANDOFF_FD, or a
+// live process on the control socket) and receives its set; failing both,
+// it takes what systemd socket activation offers.
+func (u *Upgrader) findPrev() error {
+	c, found, err := inheritedConn()
 	if err != nil {
 		return err
 	}
 	if found {
 		u.mode = ModeChild
-		if err := u.receiveOn(wire.NewConn(raw), "parent"); err != nil {
+		if err := u.receiveFromPrev(c, "parent"); err != nil {
 			return fmt.Errorf("upgrader: inherit from the parent: %w", err)
 		}
 		return nil
@@ -49,7 +58,7 @@ func (u *Upgrader) inherit() error {
 		}
 		if live {
 			u.mode = ModeTakeover
-			return u.takeOver(c)
+			return u.askTakeover(c)
 		}
 	}
 	u.mode = ModeCold
@@ -61,85 +70,120 @@ func (u *Upgrader) inherit() error {
 	return nil
 }
 
-// takeOver asks the live process at the control socket for its set, once
-// it has shown that it runs as this process's user (or root): anyone who
-// could create the path first could otherwise pose as our predecessor.
-func (u *Upgrader) takeOver(c *wire.Conn) error {
+// inheritedConn returns the connection a parent passed in HANDOFF_FD;
+// found is false when there is none. The variable is unset so that our
+// own children never see it.
+func inheritedConn() (c *wire.Conn, found bool, err error) {
+	v, ok := os.LookupEnv(wire.EnvFD)
+	if !ok {
+		return nil, false, nil
+	}
+	os.Unsetenv(wire.EnvFD)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, true, fmt.Errorf("upgrader: %s=%q is not an inherited fd number", wire.EnvFD, v)
+	}
+	raw, err := socketFromFD(fd)
+	if err != nil {
+		return nil, true, fmt.Errorf("upgrader: %s=%d: %w", wire.EnvFD, fd, err)
+	}
+	return wire.NewConn(raw), true, nil
+}
+
+// dialLive connects to the control socket at path. live is false when
+// nobody is there: no file, or a stale file nobody answers on (listeners
+// replaces that when the control socket is bound).
+func dialLive(path string) (c *wire.Conn, live bool, err error) {
+	c, err = ctlsock.Dial(path, 2*time.Second)
+	if de, ok := errors.AsType[*ctlsock.DialError](err); ok && (de.Failure == ctlsock.NoSocket || de.Failure == ctlsock.Stale) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("upgrader: dial control socket %s: %w", path, err)
+	}
+	return c, true, nil
+}
+
+// askTakeover asks the live process at the control socket for its set,
+// once it has shown that it runs as this process's user (or root): anyone
+// who could create the path first could otherwise pose as our predecessor.
+func (u *Upgrader) askTakeover(c *wire.Conn) error {
 	path := u.opts.ControlPath
 	if err := checkPeerUser(c, "the server on "+path); err != nil {
 		c.Close()
 		return fmt.Errorf("upgrader: take over from %s: %w", path, err)
 	}
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpTakeover}); err != nil {
-		err = c.Refusal(err)
+	if err := ctlsock.Send(c, wire.Request{Op: wire.OpTakeover}); err != nil {
 		c.Close()
 		return fmt.Errorf("upgrader: ask %s for a takeover: %w", path, err)
 	}
-	if err := u.receiveOn(c, "server on "+path); err != nil {
+	if err := u.receiveFromPrev(c, "server on "+path); err != nil {
 		return fmt.Errorf("upgrader: take over from %s: %w", path, err)
 	}
 	return nil
 }
 
-// receiveOn runs the new side of the protocol up to the inherited set;
-// Ready finishes it. It closes c on failure.
-func (u *Upgrader) receiveOn(c *wire.Conn, who string) error {
-	if err := u.receive(c, who); err != nil {
+// receiveFromPrev runs the new side of the protocol up to the inherited
+// set: hellos, the set, and who the predecessor is. Ready finishes it. It
+// closes c on failure.
+func (u *Upgrader) receiveFromPrev(c *wire.Conn, who string) error {
+	prev, err := u.receive(c, who)
+	if err != nil {
 		c.Close()
 		return err
 	}
+	u.self.Generation = prev.peer.Generation + 1
+	u.prev = prev
 	return nil
 }
 
-func (u *Upgrader) receive(c *wire.Conn, who string) error {
+func (u *Upgrader) receive(c *wire.Conn, who string) (*prevGen, error) {
 	// Before the peer writes: its hello then says who really wrote it.
 	senders := c.TrackSenders() == nil
 	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid, Conns: u.offersConns()}); err != nil {
-		return fmt.Errorf("hello to the %s: %w", who, c.Refusal(err))
+		return nil, fmt.Errorf("hello to the %s: %w", who, c.Refusal(err))
 	}
 	var hello wire.Hello
 	if err := c.Expect(wire.TypeHello, &hello); err != nil {
-		return fmt.Errorf("hello from the %s: %w", who, err)
+		return nil, fmt.Errorf("hello from the %s: %w", who, err)
 	}
-	peer, err := identify(c, hello, senders)
+	peer, err := identifyPrev(c, hello, senders)
 	if err != nil {
-		return fmt.Errorf("the %s: %w", who, err)
+		return nil, fmt.Errorf("the %s: %w", who, err)
 	}
 	entries, fds, err := c.RecvFiles()
 	if err != nil {
-		return fmt.Errorf("receive listeners from pid %d: %w", peer.PID, err)
+		return nil, fmt.Errorf("receive listeners from pid %d: %w", peer.PID, err)
 	}
 	if err := u.set.Inherit(fromWireEntries(entries), fds); err != nil {
 		c.Send(wire.TypeAbort, wire.Abort{Reason: err.Error()})
-		return fmt.Errorf("from pid %d: %w", peer.PID, err)
+		return nil, fmt.Errorf("from pid %d: %w", peer.PID, err)
 	}
 	draining, dropped := checkDeclared(hello.Draining)
 	if len(dropped) > 0 {
 		u.log.Warn("ignoring draining generations that are gone or not ours", "pids", dropped)
 	}
-	u.self.Generation = peer.Generation + 1
 	u.inherited = len(fds)
-	u.prev = &prevGen{conn: c, peer: peer, draining: draining}
-	return nil
+	return &prevGen{conn: c, peer: peer, draining: draining}, nil
 }
 
-// identify says who the previous generation is. The kernel names the
-// process that wrote its hello where it can (Linux); elsewhere the pid it
-// declared must at least run as our user. Its start time is read here.
-func identify(c *wire.Conn, hello wire.Hello, senders bool) (Peer, error) {
+// identifyPrev says who the predecessor is. The kernel names the process
+// that wrote its hello where it can (Linux); elsewhere the pid it declared
+// must at least run as our user. Its start time is read here.
+func identifyPrev(c *wire.Conn, hello wire.Hello, senders bool) (control.Peer, error) {
 	pid := hello.PID
 	if cred, ok := c.LastSender(); senders && ok {
 		if err := checkUID(cred.UID); err != nil {
-			return Peer{}, fmt.Errorf("pid %d: %w", cred.PID, err)
+			return control.Peer{}, fmt.Errorf("pid %d: %w", cred.PID, err)
 		}
 		pid = cred.PID
 	}
 	if hello.Generation == math.MaxUint64 {
-		return Peer{}, fmt.Errorf("%w: generation %d cannot be followed", wire.ErrMalformed, hello.Generation)
+		return control.Peer{}, fmt.Errorf("%w: generation %d cannot be followed", wire.ErrMalformed, hello.Generation)
 	}
 	p, ok := observe(pid)
 	if !ok {
-		return Peer{}, fmt.Errorf("pid %d is not a running process of this user", pid)
+		return control.Peer{}, fmt.Errorf("pid %d is not a running process of this user", pid)
 	}
 	p.Generation = hello.Generation
 	return p, nil
@@ -168,30 +212,41 @@ func checkUID(uid int) error {
 	return nil
 }
 
-// dialLive connects to the control socket at path. live is false when
-// nobody is there: no file, or a stale file nobody answers on (listeners
-// replaces that when the control socket is bound).
-func dialLive(path string) (c *wire.Conn, live bool, err error) {
-	conn, err := net.DialTimeout("unix", path, 2*time.Second)
-	switch {
-	case err == nil:
-		return wire.NewConn(conn.(*net.UnixConn)), true, nil
-	case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
-		return nil, false, nil
+// ready is Ready: the predecessor lets go of the set (claimSet), the
+// lifecycle records that this process serves, and only then does it
+// accept control requests and announce itself.
+func (u *Upgrader) ready() error {
+	if err := u.beginReady(); err != nil {
+		return err
 	}
-	return nil, false, fmt.Errorf("upgrader: dial control socket %s: %w", path, err)
+	err := u.claimSet()
+	u.mu.Lock()
+	serving := u.endReadyLocked(err)
+	u.mu.Unlock()
+	switch {
+	case err != nil:
+		return err
+	case !serving: // Stop came first: nothing to announce
+		return ErrStopped
+	}
+	if u.prev != nil {
+		go u.watchPrev()
+	}
+	u.ctl.start()
+	u.log.Info("ready", "mode", u.mode, "listeners", u.set.Len())
+	return u.announce()
 }
 
-// parentGoneGrace bounds how long Ready waits to see the previous
-// generation gone when its connection broke before ReadyAck.
-const parentGoneGrace = 2 * time.Second
+// prevGoneGrace bounds how long Ready waits to see the predecessor gone
+// when its connection broke before ReadyAck.
+const prevGoneGrace = 2 * time.Second
 
-// takeOwnership tells the previous generation (if any) that this one
-// serves and waits for its ReadyAck; then the set is ours to settle. A
-// previous generation that died before acknowledging (its connection
-// closed without a word, and the process is gone) cannot serve any more:
-// this process then owns the set and serves, rather than leave nobody.
-func (u *Upgrader) takeOwnership() error {
+// claimSet tells the predecessor (if any) that this generation serves and
+// waits for its ReadyAck; then the set is ours to settle. A predecessor
+// that died before acknowledging (its connection closed without a word,
+// and the process is gone) cannot serve any more: this process then owns
+// the set and serves, rather than leave nobody.
+func (u *Upgrader) claimSet() error {
 	if p := u.prev; p != nil {
 		err := p.conn.Send(wire.TypeReady, wire.Ready{PID: u.pid})
 		if err == nil {
@@ -207,15 +262,15 @@ func (u *Upgrader) takeOwnership() error {
 	return nil
 }
 
-// prevDied reports whether err means the previous generation died (rather
-// than refused us) and it is gone for good.
+// prevDied reports whether err means the predecessor died (rather than
+// refused us) and it is gone for good.
 func (u *Upgrader) prevDied(err error) bool {
 	if _, refused := errors.AsType[*wire.AbortError](err); refused || !errors.Is(err, wire.ErrClosed) {
 		return false
 	}
 	p := u.prev.peer
-	for deadline := time.Now().Add(parentGoneGrace); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if !p.alive() {
+	for deadline := time.Now().Add(prevGoneGrace); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if !alive(p) {
 			u.log.Warn("previous generation died before acknowledging Ready; this one serves", "old_pid", p.PID)
 			return true
 		}
@@ -223,31 +278,30 @@ func (u *Upgrader) prevDied(err error) bool {
 	return false
 }
 
-// watchParent takes the connections the previous generation moves here
-// until it goes (its end of the connection closes when it exits), then
-// forgets it.
-func (u *Upgrader) watchParent() {
-	p := u.prev
-	err := u.takeConns(p.conn)
-	p.conn.Close()
-	u.log.Info("previous generation gone", "old_pid", p.peer.PID, "how", hangUp(err))
-	u.mu.Lock()
-	u.dropDrainingLocked(p.peer)
-	u.mu.Unlock()
-}
-
 // announce publishes that this process serves: the pid file, and READY=1
-// on a cold start (after a handoff the old process sends MAINPID instead).
+// on a cold start (after a handoff the predecessor sends MAINPID instead).
 // It runs only once this process accepts upgrades, so that whoever acts on
 // the pid file (kill -HUP $(cat pidfile)) never meets one that refuses.
 func (u *Upgrader) announce() error {
 	if u.prev == nil {
 		notify("READY=1")
 	}
-	if err := u.pidFile.commit(); err != nil {
+	if err := u.pidFile.Commit(); err != nil {
 		return fmt.Errorf("%w: %w", ErrPIDFile, err)
 	}
 	return nil
+}
+
+// watchPrev receives the connections the predecessor moves here until it
+// goes (its end of the connection closes when it exits), then forgets it.
+func (u *Upgrader) watchPrev() {
+	p := u.prev
+	err := u.receiveConns(p.conn)
+	p.conn.Close()
+	u.log.Info("previous generation gone", "old_pid", p.peer.PID, "how", hangUp(err))
+	u.mu.Lock()
+	u.dropDrainingLocked(p.peer)
+	u.mu.Unlock()
 }
 
 // hangUp says how a connection ended, for the log.

@@ -4,15 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/listeners"
 )
 
-// nextGen is the process an upgrade hands the set to: a child this process
-// started, or a process someone else started that dialed the control
-// socket (a takeover). From the hello on, both are handled alike.
+// The old side of an upgrade, top to bottom. It begins in one of three
+// ways: Upgrade (or UpgradeOnSignal), a control client's upgrade request
+// (upgrade), or a process that dialed the control socket to take over
+// (admitTakeover, then upgradeToDialer). Then: start the successor as a
+// child or take the dialer as it is (upgradeTo), hellos, lend it the set,
+// wait for its Ready, commit with ReadyAck (giveTo, under talkToNext's
+// deadline), start moving idle connections to it, let go of the set and
+// tell systemd (endUpgrade), and last close Exit, which starts the drain.
+
+// nextGen is the successor an upgrade hands the set to: a child this
+// process started, or a process someone else started that dialed the
+// control socket (a takeover). From the hello on, both are handled alike.
 type nextGen struct {
 	conn  *wire.Conn // closed by the watchdog to cut a blocked conversation short
 	pid   int        // from the kernel: the child's pid, or the dialer's credentials
@@ -26,13 +38,13 @@ type nextGen struct {
 // reporter tells whoever asked for an upgrade (a control client) how it
 // goes. The zero reporter tells nobody.
 type reporter struct {
-	progress func(wire.Progress)
-	result   func(wire.Result)
+	progress func(control.Progress)
+	result   func(control.Result)
 }
 
 func (r reporter) send(event string, pid int, detail string) {
 	if r.progress != nil {
-		r.progress(wire.Progress{Event: event, PID: pid, Detail: detail})
+		r.progress(control.Progress{Event: event, PID: pid, Detail: detail})
 	}
 }
 
@@ -40,23 +52,60 @@ func (r reporter) done(pid int, err error) {
 	if r.result == nil {
 		return
 	}
-	res := wire.Result{OK: err == nil, PID: pid}
+	res := control.Result{OK: err == nil, PID: pid}
 	if err != nil {
 		res.Code, res.Error = resultCode(err), err.Error()
 	}
 	r.result(res)
 }
 
-// handOff is the old side of every handoff, however the next process
-// arrives: arrive starts a child, or returns the takeover peer that
-// already dialed. It returns the new pid once the new process serves
-// (Exit is closed by then), or why not, in which case this process keeps
-// serving. The client hears the outcome before Exit is closed: once it is,
-// the application may drain in microseconds and Stop, hanging up on it.
-func (u *Upgrader) handOff(ctx context.Context, kind string, arrive func(context.Context) (*nextGen, error), report reporter) (int, error) {
+// upgrade runs one upgrade for Upgrade or a control client and returns
+// the new pid: a child takes the set, or `handoff run`'s Replace hook
+// replaces what serves behind it (replace.go).
+func (u *Upgrader) upgrade(ctx context.Context, report reporter) (int, error) {
+	if u.opts.hooks.Replace != nil {
+		return u.replace(ctx, report)
+	}
+	return u.upgradeTo(ctx, "upgrade", u.startChild, report)
+}
+
+// admitTakeover reads the hello of a process that asked the control
+// socket for a takeover. It must say it within requestTimeout, before it
+// holds the one upgrade slot; then, like a child, be ready in time.
+func (u *Upgrader) admitTakeover(c *wire.Conn) (*nextGen, error) {
+	var hello wire.Hello
+	if err := c.Expect(wire.TypeHello, &hello); err != nil {
+		return nil, fmt.Errorf("no hello: %w", err)
+	}
+	cred, err := c.PeerCred()
+	pid := cred.PID
+	if err != nil || pid <= 0 {
+		pid = hello.PID // the platform does not say; only used to report
+	}
+	return &nextGen{conn: c, pid: pid, hello: &hello}, nil
+}
+
+// upgradeToDialer hands the set to the admitted process, which owns n.conn
+// from here: it keeps it on success and closes it on failure.
+func (u *Upgrader) upgradeToDialer(n *nextGen) {
+	arrived := func(context.Context) (*nextGen, error) { return n, nil }
+	_, err := u.upgradeTo(context.Background(), "takeover", arrived, reporter{})
+	if _, ran := errors.AsType[*UpgradeError](err); err != nil && !ran {
+		// Refused before it began; an upgrade that ran has told the peer.
+		n.conn.Send(wire.TypeAbort, wire.Abort{Reason: "takeover refused: " + err.Error()})
+		n.conn.Close()
+	}
+}
+
+// upgradeTo is the old side of every upgrade, however the successor
+// arrives: arrive starts a child, or returns the process that dialed. It
+// returns the new pid once the successor serves (Exit is closed by then),
+// or why not, in which case this process keeps serving. The client hears
+// the outcome before Exit is closed.
+func (u *Upgrader) upgradeTo(ctx context.Context, kind string, arrive func(context.Context) (*nextGen, error), report reporter) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.opts.UpgradeTimeout)
 	defer cancel()
-	draining, err := u.begin(kind, cancel, report)
+	draining, err := u.beginUpgrade(kind, cancel, report)
 	if err != nil {
 		report.done(0, err)
 		return 0, err
@@ -65,26 +114,24 @@ func (u *Upgrader) handOff(ctx context.Context, kind string, arrive func(context
 	var next *nextGen
 	if next, err = arrive(ctx); err == nil {
 		pid = next.pid
-		report.send(wire.EventStarted, pid, "")
-		err = u.converse(ctx, next, draining, report)
+		report.send(control.EventStarted, pid, "")
+		err = u.talkToNext(ctx, next, draining, report)
 	}
 	u.endUpgrade(pid, next, err)
 	if err == nil {
-		report.send(wire.EventDraining, u.pid, "")
+		report.send(control.EventDraining, u.pid, "")
 	}
 	report.done(pid, err)
 	if err == nil {
-		u.mu.Lock()
-		u.closeExitLocked()
-		u.mu.Unlock()
+		u.closeExit(exitHandedOver)
 	}
 	return pid, err
 }
 
-// begin marks an upgrade (or takeover: kind) running, or says why it may
-// not start, and returns the draining generations to pass on. cancel is
-// how Stop interrupts it.
-func (u *Upgrader) begin(kind string, cancel context.CancelFunc, report reporter) ([]Peer, error) {
+// beginUpgrade marks an upgrade (or takeover: kind) running, or says why
+// it may not start, and returns the draining generations to pass on.
+// cancel is how Stop interrupts it.
+func (u *Upgrader) beginUpgrade(kind string, cancel context.CancelFunc, report reporter) ([]control.Peer, error) {
 	u.mu.Lock()
 	draining, err := u.beginUpgradeLocked(cancel)
 	u.mu.Unlock()
@@ -94,43 +141,76 @@ func (u *Upgrader) begin(kind string, cancel context.CancelFunc, report reporter
 	}
 	notifyReloading()
 	u.log.Info(kind + " started")
-	report.send(wire.EventUpgrading, u.pid, fmt.Sprintf("generation %d", u.self.Generation))
+	report.send(control.EventUpgrading, u.pid, fmt.Sprintf("generation %d", u.self.Generation))
 	return draining, nil
 }
 
-// endUpgrade records the outcome, then acts on it: on success this process
-// lets go of the set and tells systemd who serves now.
-func (u *Upgrader) endUpgrade(pid int, next *nextGen, err error) {
-	var conn *wire.Conn
-	if err == nil {
-		conn = next.conn
-	}
-	u.mu.Lock()
-	done := u.endUpgradeLocked(pid, conn, err)
-	u.mu.Unlock()
-	defer close(done)
+// startChild starts the successor as a child, with one end of a
+// socketpair inherited as HANDOFF_FD, and watches for its exit.
+func (u *Upgrader) startChild(context.Context) (*nextGen, error) {
+	cmd, err := u.command()
 	if err != nil {
-		u.log.Error("upgrade failed", "new_pid", pid, "err", err)
-		notify(fmt.Sprintf("STATUS=upgrade failed: %s\nREADY=1", oneLine(err.Error())))
-		return
+		return nil, &UpgradeError{Step: "start", Err: fmt.Errorf("build command: %w", err)}
 	}
-	u.ctl.closeListener()
-	u.set.Close(false)
-	// STATUS= replaces what a failed upgrade left there.
-	notify(fmt.Sprintf("MAINPID=%d\nSTATUS=serving: pid %d, generation %d\nREADY=1", pid, pid, u.self.Generation+1))
-	u.log.Info("handed over", "new_pid", pid)
+	raw, err := startWithSocket(cmd)
+	if err != nil {
+		return nil, &UpgradeError{Step: "start", Err: err}
+	}
+	pid := cmd.Process.Pid
+	u.log.Info("new process started", "new_pid", pid)
+	exited := make(chan error, 1)
+	go func() { exited <- exitCause(cmd, cmd.Wait()) }()
+	kill := func() {
+		cmd.Process.Kill()
+		<-exited
+	}
+	return &nextGen{conn: wire.NewConn(raw), pid: pid, exited: exited, kill: kill}, nil
 }
 
-// converse runs the protocol with the next process under the upgrade's
+// command builds the command for the successor.
+func (u *Upgrader) command() (*exec.Cmd, error) {
+	if u.opts.Command != nil {
+		return u.opts.Command()
+	}
+	cmd := exec.Command(u.executable(), os.Args[1:]...)
+	cmd.Args[0] = u.exe // what ps shows, even when started from the fallback
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd, nil
+}
+
+// executable is the path to start the successor from: the one this
+// process was started from, where a deploy puts the new build. If nothing
+// is there any more (deleted, not replaced: `go run` removes its temporary
+// build once its child, the first generation, exits), the running image
+// itself is started where the platform allows it.
+func (u *Upgrader) executable() string {
+	if _, err := os.Stat(u.exe); !errors.Is(err, os.ErrNotExist) {
+		return u.exe
+	}
+	if self, ok := runningImage(); ok {
+		u.log.Warn("executable is gone; starting the running image again", "path", u.exe)
+		return self
+	}
+	return u.exe // exec fails and says so
+}
+
+func exitCause(cmd *exec.Cmd, err error) error {
+	if _, ok := errors.AsType[*exec.ExitError](err); err == nil || ok {
+		return &ExitError{PID: cmd.Process.Pid, State: cmd.ProcessState.String()}
+	}
+	return err
+}
+
+// talkToNext runs the protocol with the successor under the upgrade's
 // deadline. On failure it says why as precisely as it can (a child's exit
 // status beats "connection closed"), and leaves nothing behind: the
 // connection is closed and a child is killed and reaped.
-func (u *Upgrader) converse(ctx context.Context, n *nextGen, draining []Peer, report reporter) error {
+func (u *Upgrader) talkToNext(ctx context.Context, n *nextGen, draining []control.Peer, report reporter) error {
 	if d, ok := ctx.Deadline(); ok {
 		n.conn.SetDeadline(d.Add(backstop))
 	}
 	wd := startWatchdog(ctx, n.conn, n.exited)
-	uerr := u.handOver(n, draining, report)
+	uerr := u.giveTo(n, draining, report)
 	cause := wd.finish()
 	if uerr == nil {
 		n.conn.SetTimeout(0)
@@ -154,16 +234,17 @@ func (u *Upgrader) converse(ctx context.Context, n *nextGen, draining []Peer, re
 	return uerr
 }
 
-// handOver is the protocol itself: hellos, the set's fds, Ready, ReadyAck.
+// giveTo is the protocol itself: hellos, the set's fds, Ready, ReadyAck,
+// then the connection stays to carry idle connections.
 //
-// This side does not wait for the new process's hello before it sends its
+// This side does not wait for the successor's hello before it sends its
 // own, the manifest and the first batch: a child still starting up then
 // finds them waiting, and no round trip to this (possibly busy) process
-// lies on its way to Ready. The new process says hello first all the same,
+// lies on its way to Ready. The successor says hello first all the same,
 // so builds of either order upgrade to each other. Nothing the hello says
 // is trusted for what is sent: a child is ours by the socketpair, and a
 // takeover's user was checked when it connected.
-func (u *Upgrader) handOver(n *nextGen, draining []Peer, report reporter) *UpgradeError {
+func (u *Upgrader) giveTo(n *nextGen, draining []control.Peer, report reporter) *UpgradeError {
 	mine := wire.Hello{PID: u.pid, Generation: u.self.Generation, Draining: toWirePeers(draining)}
 	if err := n.conn.Send(wire.TypeHello, mine); err != nil {
 		return &UpgradeError{Step: "handshake", Err: err}
@@ -179,28 +260,28 @@ func (u *Upgrader) handOver(n *nextGen, draining []Peer, report reporter) *Upgra
 		}
 		return helloErr
 	}
-	count, err := u.sendSet(n.conn, theirs)
+	count, err := u.lendSet(n.conn, theirs)
 	switch {
 	case helloErr != nil:
 		return &UpgradeError{Step: "handshake", Err: helloErr}
 	case err != nil:
 		return &UpgradeError{Step: "handover", Err: err}
 	}
-	report.send(wire.EventHandedOver, n.pid, fmt.Sprintf("%d fds", count))
+	report.send(control.EventHandedOver, n.pid, fmt.Sprintf("%d fds", count))
 	if err := n.conn.Expect(wire.TypeReady, &wire.Ready{}); err != nil {
 		return &UpgradeError{Step: "ready", Err: err}
 	}
 	if err := n.conn.Send(wire.TypeReadyAck, struct{}{}); err != nil {
 		return &UpgradeError{Step: "ready", Err: err}
 	}
-	u.moveConnsTo(n.conn, *n.hello) // the connection to the new generation carries them
-	report.send(wire.EventReady, n.pid, "")
+	u.startSendingConns(n.conn, *n.hello)
+	report.send(control.EventReady, n.pid, "")
 	return nil
 }
 
-// sendSet passes the set's own fds (lent, not duplicated) to the peer;
+// lendSet passes the set's own fds (lent, not duplicated) to the peer;
 // ahead reads what the peer says before its first Ack.
-func (u *Upgrader) sendSet(c *wire.Conn, ahead func() error) (int, error) {
+func (u *Upgrader) lendSet(c *wire.Conn, ahead func() error) (int, error) {
 	n := 0
 	err := u.set.Lend(func(entries []listeners.Entry, fds []int) error {
 		n = len(fds)
@@ -209,12 +290,36 @@ func (u *Upgrader) sendSet(c *wire.Conn, ahead func() error) (int, error) {
 	return n, err
 }
 
+// endUpgrade records the outcome, then acts on it: on success this process
+// lets go of the set (closing its listeners: it accepts no more) and
+// tells systemd who serves now.
+func (u *Upgrader) endUpgrade(pid int, next *nextGen, err error) {
+	var conn *wire.Conn
+	if err == nil {
+		conn = next.conn
+	}
+	u.mu.Lock()
+	done := u.endUpgradeLocked(pid, conn, err)
+	u.mu.Unlock()
+	defer close(done)
+	if err != nil {
+		u.log.Error("upgrade failed", "new_pid", pid, "err", err)
+		notify(fmt.Sprintf("STATUS=upgrade failed: %s\nREADY=1", oneLine(err.Error())))
+		return
+	}
+	u.ctl.closeListener()
+	u.set.Close(false)
+	// STATUS= replaces what a failed upgrade left there.
+	notify(fmt.Sprintf("MAINPID=%d\nSTATUS=serving: pid %d, generation %d\nREADY=1", pid, pid, u.self.Generation+1))
+	u.log.Info("handed over", "new_pid", pid)
+}
+
 // backstop is how long after the upgrade's deadline the connection's own
 // deadline fires. The watchdog acts on the context first and reports the
 // real cause; the connection deadline only guards against a lost wakeup.
 const backstop = time.Second
 
-// exitGrace is how long a failed handoff waits for the child's exit status
+// exitGrace is how long a failed upgrade waits for the child's exit status
 // when the child hung up, so the error can say how it ended.
 const exitGrace = 500 * time.Millisecond
 
@@ -284,6 +389,14 @@ func fromWireEntries(es []wire.Entry) []listeners.Entry {
 	out := make([]listeners.Entry, len(es))
 	for i, e := range es {
 		out[i] = listeners.Entry(e)
+	}
+	return out
+}
+
+func toWirePeers(ps []control.Peer) []wire.Peer {
+	out := make([]wire.Peer, len(ps))
+	for i, p := range ps {
+		out[i] = wire.Peer(p)
 	}
 	return out
 }

@@ -5,32 +5,34 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/handoff-go/handoff/control"
 )
 
 // observe looks pid up: ok when it runs (a zombie counts as gone) as this
 // process's user; the Peer carries its start time.
-func observe(pid int) (Peer, bool) {
+func observe(pid int) (control.Peer, bool) {
 	if pid <= 0 {
-		return Peer{}, false
+		return control.Peer{}, false
 	}
 	dir := "/proc/" + strconv.Itoa(pid)
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return Peer{}, false
+		return control.Peer{}, false
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != os.Geteuid() {
-		return Peer{}, false
+		return control.Peer{}, false
 	}
 	start, running := procStat(dir)
 	if !running {
-		return Peer{}, false
+		return control.Peer{}, false
 	}
-	return Peer{PID: pid, Start: start}, true
+	return control.Peer{PID: pid, Start: start}, true
 }
 
 // alive reports whether p still runs: the same pid with the same start
 // time, not a zombie.
-func (p Peer) alive() bool {
+func alive(p control.Peer) bool {
 	start, running := procStat("/proc/" + strconv.Itoa(p.PID))
 	return running && (p.Start == 0 || start == p.Start)
 }

@@ -13,20 +13,28 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// TestReplaceKeepsServing: with Options.Replace an upgrade runs the
+// hooked is opts with `handoff run`'s hooks, set the one way it can.
+func hooked(opts Options, h runhooks.Hooks) Options {
+	runhooks.Install(&opts, h)
+	return opts
+}
+
+// TestReplaceKeepsServing: with the Replace hook an upgrade runs the
 // caller's replacement, and on success this process stays the owner.
 func TestReplaceKeepsServing(t *testing.T) {
 	checkLeaks(t)
 	t.Setenv("NOTIFY_SOCKET", "")
 	calls := 0
-	u, addr := serving(t, Options{Replace: func(ctx context.Context, progress func(string, int, string)) (int, error) {
+	u, addr := serving(t, hooked(Options{}, runhooks.Hooks{Replace: func(ctx context.Context, progress func(string, int, string)) (int, error) {
 		calls++
-		progress(wire.EventStarted, 4242, "")
+		progress(control.EventStarted, 4242, "")
 		return 4242, nil
-	}})
+	}}))
 	if err := u.Upgrade(context.Background()); err != nil {
 		t.Fatalf("Upgrade: %v; want nil", err)
 	}
@@ -35,7 +43,7 @@ func TestReplaceKeepsServing(t *testing.T) {
 		t.Fatal("Exit closed after a replacement; want this process to serve on")
 	default:
 	}
-	st := u.Status()
+	st := u.status()
 	if calls != 1 || st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.NewPID != 4242 {
 		t.Fatalf("after a replacement: %d calls, status %+v; want 1 call, serving, last upgrade to 4242", calls, st)
 	}
@@ -55,7 +63,7 @@ func TestReplaceFailureIsAnUpgradeError(t *testing.T) {
 	boom := errors.New("child 99 exited (exit status 3)")
 	tests := []struct {
 		name    string
-		replace ReplaceFunc
+		replace func(context.Context, func(string, int, string)) (int, error)
 		want    error
 	}{
 		{"error", func(context.Context, func(string, int, string)) (int, error) { return 99, boom }, boom},
@@ -66,13 +74,13 @@ func TestReplaceFailureIsAnUpgradeError(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			u, _ := serving(t, Options{Replace: tc.replace, UpgradeTimeout: 50 * time.Millisecond})
+			u, _ := serving(t, hooked(Options{UpgradeTimeout: 50 * time.Millisecond}, runhooks.Hooks{Replace: tc.replace}))
 			err := u.Upgrade(context.Background())
 			var ue *UpgradeError
 			if !errors.As(err, &ue) || ue.PID != 99 || !errors.Is(err, tc.want) {
 				t.Fatalf("Upgrade: %v; want an *UpgradeError for pid 99 wrapping %v", err, tc.want)
 			}
-			if st := u.Status(); st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.Error == "" {
+			if st := u.status(); st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.Error == "" {
 				t.Fatalf("after a failed replacement: %+v; want serving with the error recorded", st)
 			}
 		})
@@ -85,16 +93,16 @@ func TestReplaceFailureIsAnUpgradeError(t *testing.T) {
 func TestReplaceOverControlSocket(t *testing.T) {
 	checkLeaks(t)
 	t.Setenv("NOTIFY_SOCKET", "")
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	serving(t, Options{ControlPath: control,
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	serving(t, hooked(Options{ControlPath: ctl}, runhooks.Hooks{
 		Replace: func(ctx context.Context, progress func(string, int, string)) (int, error) {
-			progress(wire.EventStarted, 7, "")
-			progress(wire.EventReady, 7, "")
+			progress(control.EventStarted, 7, "")
+			progress(control.EventReady, 7, "")
 			return 7, nil
 		},
 		StatusDetail: func() any { return map[string]int{"children": 1} },
-	})
-	c := request(t, control, wire.Request{Op: wire.OpUpgrade})
+	}))
+	c := request(t, ctl, wire.Request{Op: wire.OpUpgrade})
 	var events []string
 	for {
 		m, err := c.Recv()
@@ -112,14 +120,14 @@ func TestReplaceOverControlSocket(t *testing.T) {
 		m.Decode(&p)
 		events = append(events, p.Event)
 	}
-	if want := wire.EventUpgrading + "," + wire.EventStarted + "," + wire.EventReady; strings.Join(events, ",") != want {
+	if want := control.EventUpgrading + "," + control.EventStarted + "," + control.EventReady; strings.Join(events, ",") != want {
 		t.Fatalf("progress %v; want %s", events, want)
 	}
 	if _, err := c.Recv(); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("after the result: %v; want the server to hang up", err)
 	}
 	var detail map[string]int
-	if err := json.Unmarshal(status(t, control).Detail, &detail); err != nil || detail["children"] != 1 {
+	if err := json.Unmarshal(status(t, ctl).Detail, &detail); err != nil || detail["children"] != 1 {
 		t.Fatalf("status detail %v, %v; want children=1", detail, err)
 	}
 }

@@ -34,7 +34,7 @@ func (u *Upgrader) UpgradeOnSignal(sigs ...os.Signal) (stop func()) {
 				default:
 				}
 				u.log.Info("upgrade requested", "signal", sig.String())
-				u.Upgrade(ctx) // the outcome is logged by the state loop
+				u.Upgrade(ctx) // endUpgrade logs a failure
 			}
 		}
 	}()

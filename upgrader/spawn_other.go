@@ -7,8 +7,9 @@ import (
 	"os/exec"
 )
 
-func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
-	return nil, nil, ErrNotSupported
-}
+// Without descriptor passing there is no successor to start with a
+// socket, and no inherited socket to take.
 
-func inheritedConn() (*net.UnixConn, bool, error) { return nil, false, nil }
+func startWithSocket(*exec.Cmd) (*net.UnixConn, error) { return nil, ErrNotSupported }
+
+func socketFromFD(int) (*net.UnixConn, error) { return nil, ErrNotSupported }

@@ -3,6 +3,7 @@
 package upgrader
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,21 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// startChild makes a socketpair, starts the next generation with one end
-// as an inherited fd named in HANDOFF_FD, and returns our end.
-func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
+// startWithSocket starts cmd with one end of a fresh socketpair as an
+// inherited fd named in HANDOFF_FD, and returns the other end.
+func startWithSocket(cmd *exec.Cmd) (*net.UnixConn, error) {
 	fds, err := socketpair()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	ours := os.NewFile(uintptr(fds[0]), "handoff-parent")
-	theirs := os.NewFile(uintptr(fds[1]), "handoff-child")
-	defer ours.Close()
+	theirs := os.NewFile(uintptr(fds[1]), "handoff-next")
 	defer theirs.Close()
-	cmd, err := u.command()
-	if err != nil {
-		return nil, nil, fmt.Errorf("build command: %w", err)
-	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, theirs)
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
@@ -36,52 +31,46 @@ func (u *Upgrader) startChild() (*exec.Cmd, *net.UnixConn, error) {
 	fd := 2 + len(cmd.ExtraFiles) // ExtraFiles[i] becomes fd 3+i
 	cmd.Env = append(withoutEnv(cmd.Env, wire.EnvFD), wire.EnvFD+"="+strconv.Itoa(fd))
 	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	conn, err := unixConn(ours)
+	conn, err := socketFromFD(fds[0])
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, nil, err
+		return nil, err
 	}
-	return cmd, conn, nil
+	return conn, nil
 }
 
-// unixConn makes a *net.UnixConn from a dup of f; f stays the caller's.
-func unixConn(f *os.File) (*net.UnixConn, error) {
-	c, err := net.FileConn(f)
-	if err != nil {
-		return nil, fmt.Errorf("control socket from fd %s: %w", f.Name(), err)
+// withoutEnv returns env without the variables named key.
+func withoutEnv(env []string, key string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if len(kv) > len(key) && kv[:len(key)] == key && kv[len(key)] == '=' {
+			continue
+		}
+		out = append(out, kv)
 	}
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		c.Close()
-		return nil, fmt.Errorf("control socket from fd %s: not a Unix socket", f.Name())
-	}
-	return uc, nil
+	return out
 }
 
-// inheritedConn returns the control connection a parent passed in
-// HANDOFF_FD; found is false when there is none. The variable is unset so
-// that our own children never see it.
-func inheritedConn() (c *net.UnixConn, found bool, err error) {
-	v, ok := os.LookupEnv(wire.EnvFD)
-	if !ok {
-		return nil, false, nil
-	}
-	os.Unsetenv(wire.EnvFD)
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return nil, true, fmt.Errorf("upgrader: %s=%q is not an inherited fd number", wire.EnvFD, v)
-	}
-	f := os.NewFile(uintptr(fd), "handoff-child")
-	defer f.Close()
+// socketFromFD makes a connection of fd, which it takes: fd is closed
+// whatever happens (the connection holds a dup), and kept from our own
+// children meanwhile.
+func socketFromFD(fd int) (*net.UnixConn, error) {
 	unix.CloseOnExec(fd)
-	c, err = unixConn(f)
-	if err != nil {
-		return nil, true, fmt.Errorf("upgrader: %s=%d: %w", wire.EnvFD, fd, err)
+	f := os.NewFile(uintptr(fd), "handoff-socket")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if uc, ok := c.(*net.UnixConn); ok {
+		return uc, nil
 	}
-	return c, true, nil
+	if err == nil {
+		c.Close()
+		err = errors.New("not a Unix socket")
+	}
+	return nil, fmt.Errorf("control socket from fd %d: %w", fd, err)
 }
 
 // socketpair makes a close-on-exec AF_UNIX stream pair. SOCK_CLOEXEC is not

@@ -2,43 +2,18 @@ package upgrader
 
 import (
 	"encoding/json"
+	"fmt"
 
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/listeners"
 )
 
-// Status describes this process's generation, for `handoff status`.
-type Status struct {
-	PID         int              `json:"pid"`
-	Generation  uint64           `json:"generation"`
-	Mode        Mode             `json:"mode"`
-	State       State            `json:"state"`
-	Listeners   []listeners.Info `json:"listeners"`
-	Draining    []Peer           `json:"draining"` // older generations in StateDraining
-	MaxDraining int              `json:"max_draining"`
-	LastUpgrade *UpgradeRecord   `json:"last_upgrade,omitempty"`
-	// Detail is what Options.StatusDetail reports (a supervisor's
-	// children, say), as JSON.
-	Detail json.RawMessage `json:"detail,omitempty"`
-
-	// A status over the control socket lists at most a frame's worth of
-	// listeners: Listeners holds ListenersTotal's [ListenersFrom, ...).
-	ListenersFrom  int `json:"listeners_from,omitempty"`
-	ListenersTotal int `json:"listeners_total"`
-}
-
-// Status reports this generation's state.
-func (u *Upgrader) Status() Status {
-	st := Status{PID: u.pid, Generation: u.self.Generation, Mode: u.mode,
-		MaxDraining: u.opts.MaxDraining, Draining: []Peer{}}
+// status reports this generation's state, as the control socket serves it.
+func (u *Upgrader) status() control.Status {
+	st := control.Status{PID: u.pid, Generation: u.self.Generation, Mode: string(u.mode),
+		MaxDraining: u.opts.MaxDraining}
 	u.mu.Lock()
-	u.pruneDrainingLocked()
-	st.State = u.lc.state
-	st.Draining = append(st.Draining, u.lc.draining...)
-	if u.lc.last != nil {
-		rec := *u.lc.last
-		st.LastUpgrade = &rec
-	}
+	st.State, st.Draining, st.LastUpgrade = u.snapshotLocked()
 	u.mu.Unlock()
 	st.Listeners = u.set.List()
 	st.ListenersTotal = len(st.Listeners)
@@ -50,10 +25,10 @@ func (u *Upgrader) Status() Status {
 // listeners; the rest of the status is far smaller than the slack.
 const statusPageBudget = wire.MaxFrameSize - 64<<10
 
-// statusPage is Status with the listeners from index from on that fit in
-// one frame.
-func (u *Upgrader) statusPage(from int) Status {
-	st := u.Status()
+// statusPage is the status with the listeners from index from on that
+// fit in one frame.
+func (u *Upgrader) statusPage(from int) control.Status {
+	st := u.status()
 	all := st.Listeners
 	from = min(max(from, 0), len(all))
 	size, end := 0, from
@@ -65,4 +40,23 @@ func (u *Upgrader) statusPage(from int) Status {
 	}
 	st.Listeners, st.ListenersFrom = all[from:end], from
 	return st
+}
+
+// maxStatusDetail bounds the StatusDetail hook's JSON, so that a status
+// page always fits in a frame.
+const maxStatusDetail = 32 << 10
+
+// statusDetail encodes what the StatusDetail hook reports.
+func (u *Upgrader) statusDetail() json.RawMessage {
+	if u.opts.hooks.StatusDetail == nil {
+		return nil
+	}
+	b, err := json.Marshal(u.opts.hooks.StatusDetail())
+	if err == nil && len(b) > maxStatusDetail {
+		err = fmt.Errorf("%d bytes of JSON exceed the limit of %d", len(b), maxStatusDetail)
+	}
+	if err != nil {
+		b, _ = json.Marshal(fmt.Sprintf("status detail: %v", err))
+	}
+	return b
 }

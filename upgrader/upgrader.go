@@ -11,6 +11,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/pidfile"
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/listeners"
 )
 
@@ -19,10 +22,6 @@ const (
 	DefaultUpgradeTimeout = 30 * time.Second
 	DefaultMaxDraining    = 3
 )
-
-// controlName is the set member that holds the control socket, so that it
-// is handed on like any listener and never goes away during an upgrade.
-const controlName = "handoff-control"
 
 // Options configure an Upgrader. The zero value works.
 type Options struct {
@@ -33,9 +32,9 @@ type Options struct {
 	// it is ready, so that it always names the process that serves.
 	PIDFile string
 	// ControlPath, if set, is the Unix socket where this process answers
-	// `handoff status`, `handoff upgrade` and takeovers. A new process
-	// started with the same path takes over from the live one. Its
-	// directory should be private to the service's user.
+	// `handoff status`, `handoff upgrade` and takeovers (see package
+	// control). A new process started with the same path takes over from
+	// the live one. Its directory should be private to the service's user.
 	ControlPath string
 	// Command builds the command that starts the next generation. Default:
 	// the executable this process was started from (as it was at New), with
@@ -46,16 +45,16 @@ type Options struct {
 	MaxDraining int
 	// Logger receives one line per lifecycle event. Default: silent.
 	Logger *slog.Logger
-	// Replace, if set, is what an upgrade does instead of starting the
-	// next generation: see ReplaceFunc. This process stays the owner: a
-	// successful Upgrade returns nil with Exit still open.
-	Replace ReplaceFunc
-	// StatusDetail, if set, adds its value (JSON-encoded) to Status.
-	StatusDetail func() any
 	// DisableConnMoves stops idle connections moving between this
 	// generation and its neighbours (see ConnMover): as the new side it
 	// does not offer to take them, as the old side it sends none.
 	DisableConnMoves bool
+
+	hooks runhooks.Hooks // `handoff run`'s, set through runhooks.Install
+}
+
+func init() {
+	runhooks.Install = func(opts any, h runhooks.Hooks) { opts.(*Options).hooks = h }
 }
 
 // Mode says how a process came to life.
@@ -76,18 +75,18 @@ type Upgrader struct {
 	set       *listeners.Set
 	exe       string
 	pid       int
-	self      Peer // this generation
+	self      control.Peer // this generation
 	mode      Mode
-	prev      *prevGen       // the previous generation; nil after a cold start
-	inherited int            // members received from the previous generation or systemd
+	prev      *prevGen       // the predecessor; nil after a cold start
+	inherited int            // members received from the predecessor or systemd
 	ctl       *controlServer // nil without Options.ControlPath
-	pidFile   *pidFileDraft  // nil without Options.PIDFile; Ready commits it
+	pidFile   *pidfile.Draft // nil without Options.PIDFile; Ready commits it
 	mv        moves          // connections moving in or out (conns.go)
-	exit      chan struct{}  // closed when this process must stop serving
+	exit      chan struct{}  // closed by closeExitLocked alone
 	stopped   chan struct{}  // closed by Stop
 
 	mu sync.Mutex
-	lc lifecycle // guarded by mu
+	lc lifecycle // guarded by mu; changed only in lifecycle.go
 }
 
 // New prepares this process's generation. It inherits the listener set
@@ -107,23 +106,20 @@ func New(opts Options) (*Upgrader, error) {
 		exit: make(chan struct{}), stopped: make(chan struct{})}
 	u.self, _ = observe(u.pid)
 	u.self.PID, u.self.Generation = u.pid, 1
-	// Written while the handoff runs; Ready only renames it into place.
-	u.pidFile = draftPIDFile(opts.PIDFile, u.pid)
-	if err := u.inherit(); err != nil {
+	// Written while the set arrives; Ready only renames it into place.
+	u.pidFile = pidfile.Start(opts.PIDFile, u.pid)
+	if err := u.findPrev(); err != nil {
 		u.set.Close(false)
-		u.pidFile.discard()
+		u.pidFile.Discard()
 		return nil, err
 	}
 	u.log = u.log.With("pid", u.pid, "generation", u.self.Generation)
-	u.lc = lifecycle{state: StateStarting, owner: u.mode == ModeCold}
-	if u.prev != nil {
-		u.lc.draining = u.prev.draining
-	}
+	u.lc = newLifecycle(u.mode == ModeCold, u.prev)
 	if opts.ControlPath != "" {
 		if u.ctl, err = u.openControl(opts.ControlPath); err != nil {
 			u.prev.close()
 			u.set.Close(false)
-			u.pidFile.discard()
+			u.pidFile.Discard()
 			return nil, err
 		}
 	}
@@ -149,9 +145,9 @@ func withDefaults(o Options) Options {
 // (or bound to that address), else newly bound. The caller owns the
 // listener: closing it stops this process accepting and nothing more; the
 // socket itself lives on in the set until it is handed over or Stop.
-// Unless Options.DisableConnMoves is set, the listener is a
-// *listeners.Inbox: idle connections the previous generation moves arrive
-// through its Accept (see ConnMover).
+// Unless Options.DisableConnMoves is set, its Accept also returns the idle
+// connections the previous generation moves here (see ConnMover), and
+// after Close it still returns those already on their way.
 func (u *Upgrader) Listen(name, network, addr string) (net.Listener, error) {
 	ln, err := u.set.Listen(name, network, addr)
 	return u.withInbox(name, ln, err)
@@ -180,8 +176,9 @@ func (u *Upgrader) Mode() Mode { return u.mode }
 func (u *Upgrader) Generation() uint64 { return u.self.Generation }
 
 // Exit is closed when this process must stop serving: it has handed its
-// sockets to the next generation, or Stop was called. Close the listeners,
-// finish what is in flight, then return from main.
+// sockets to the next generation, a control client asked it to stop, its
+// Ready was refused, or Stop was called. Close the listeners, finish what
+// is in flight, then return from main.
 func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 
 // Ready says this process serves. It finishes the handoff from the previous
@@ -192,27 +189,7 @@ func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 // drain what it accepted and exit (Exit is closed). An error wrapping
 // ErrPIDFile means the pid file could not be written: by then this
 // process owns the set and serves, and must carry on.
-func (u *Upgrader) Ready() error {
-	if err := u.beginReady(); err != nil {
-		return err
-	}
-	err := u.takeOwnership()
-	u.mu.Lock()
-	serving := u.endReadyLocked(err)
-	u.mu.Unlock()
-	switch {
-	case err != nil:
-		return err
-	case !serving: // Stop came first: nothing to announce
-		return ErrStopped
-	}
-	if u.prev != nil {
-		go u.watchParent()
-	}
-	u.ctl.start()
-	u.log.Info("ready", "mode", u.mode, "listeners", u.set.Len())
-	return u.announce()
-}
+func (u *Upgrader) Ready() error { return u.ready() }
 
 // Upgrade starts the next generation and hands the listener set to it. It
 // returns nil once the next generation is ready (this process's Exit is
@@ -230,11 +207,7 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 // safe to call more than once.
 func (u *Upgrader) Stop() {
 	u.mu.Lock()
-	u.lc.stopping = true
-	running := u.lc.upgradeDone
-	if u.lc.cancel != nil {
-		u.lc.cancel()
-	}
+	running := u.beginStopLocked()
 	u.mu.Unlock()
 	if running != nil {
 		<-running // the upgrade must not hand over a set we are closing
@@ -252,10 +225,10 @@ func (u *Upgrader) Stop() {
 	}
 	u.prev.close()
 	u.set.Close(final)
-	u.pidFile.discard() // if Ready never committed it
+	u.pidFile.Discard() // if Ready never committed it
 	if final {
 		notify("STOPPING=1")
-		removePIDFile(u.opts.PIDFile, u.pid)
+		pidfile.Remove(u.opts.PIDFile, u.pid)
 	}
 	u.log.Info("stopped", "final", final)
 }

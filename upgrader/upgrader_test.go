@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/pidfile"
 	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 )
@@ -100,7 +102,7 @@ func reapAtCleanup(t *testing.T, pid int) {
 	t.Cleanup(func() {
 		syscall.Kill(pid, syscall.SIGKILL)
 		err := testutil.Poll(5*time.Second, func() error {
-			if (Peer{PID: pid}).alive() {
+			if alive(control.Peer{PID: pid}) {
 				return fmt.Errorf("helper pid %d outlived SIGKILL", pid)
 			}
 			return nil
@@ -109,6 +111,19 @@ func reapAtCleanup(t *testing.T, pid int) {
 			t.Error(err)
 		}
 	})
+}
+
+// checkExited fails the test unless Exit is closed, for reason want.
+func checkExited(t *testing.T, u *Upgrader, want exitReason) {
+	t.Helper()
+	select {
+	case <-u.Exit():
+	default:
+		t.Fatalf("Exit open; want it closed (reason %d)", want)
+	}
+	if got := exitReasonOf(u); got != want {
+		t.Errorf("exit reason: got %d; want %d", got, want)
+	}
 }
 
 func getPID(addr string) string {
@@ -125,22 +140,18 @@ func TestColdStartReadyStop(t *testing.T) {
 	checkLeaks(t)
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
 	u, _ := serving(t, Options{PIDFile: pidFile})
-	if got, err := ReadPIDFile(pidFile); err != nil || got != os.Getpid() {
+	if got, err := pidfile.Read(pidFile); err != nil || got != os.Getpid() {
 		t.Fatalf("pid file: got %d, %v; want %d", got, err, os.Getpid())
 	}
-	st := u.Status()
-	if st.State != "serving" || st.Mode != ModeCold || st.Generation != 1 || len(st.Listeners) != 1 {
+	st := u.status()
+	if st.State != "serving" || st.Mode != string(ModeCold) || st.Generation != 1 || len(st.Listeners) != 1 {
 		t.Fatalf("status: got %+v; want serving cold generation 1 with 1 listener", st)
 	}
 	if err := u.Ready(); !errors.Is(err, ErrAlreadyReady) {
 		t.Errorf("second Ready: got %v; want ErrAlreadyReady", err)
 	}
 	u.Stop()
-	select {
-	case <-u.Exit():
-	default:
-		t.Fatal("Exit not closed after Stop")
-	}
+	checkExited(t, u, exitStopped)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file after final Stop: got %v; want it removed", err)
 	}
@@ -169,20 +180,16 @@ func TestUpgradeToChild(t *testing.T) {
 	if err := u.Upgrade(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	child := u.Status().LastUpgrade.NewPID
+	child := u.status().LastUpgrade.NewPID
 	reapAtCleanup(t, child)
-	select {
-	case <-u.Exit():
-	default:
-		t.Fatal("Exit not closed after a successful upgrade")
-	}
+	checkExited(t, u, exitHandedOver)
 	testutil.WaitFor(t, 5*time.Second, func() error {
-		if got, err := ReadPIDFile(pidFile); got != child {
+		if got, err := pidfile.Read(pidFile); got != child {
 			return fmt.Errorf("pid file: got %d (%v); want the child's %d", got, err, child)
 		}
 		return nil
 	})
-	if st := u.Status(); st.State != "draining" {
+	if st := u.status(); st.State != "draining" {
 		t.Errorf("old state: got %q; want draining", st.State)
 	}
 	testutil.WaitFor(t, 5*time.Second, func() error {
@@ -195,7 +202,7 @@ func TestUpgradeToChild(t *testing.T) {
 		t.Errorf("Upgrade after handover: got %v; want ErrHandedOver", err)
 	}
 	u.Stop()
-	if got, _ := ReadPIDFile(pidFile); got != child {
+	if got, _ := pidfile.Read(pidFile); got != child {
 		t.Errorf("Stop after handover touched the pid file: got %d; want %d", got, child)
 	}
 }
@@ -228,10 +235,10 @@ func TestFailedUpgradesKeepServing(t *testing.T) {
 			if !errors.As(err, &ue) || ue.Step != tc.step || ue.PID == 0 || !tc.want(err) {
 				t.Fatalf("got %v (%#v); want an UpgradeError at step %s with the new pid and the cause", err, ue, tc.step)
 			}
-			if (Peer{PID: ue.PID}).alive() {
+			if alive(control.Peer{PID: ue.PID}) {
 				t.Errorf("failed child %d still runs", ue.PID)
 			}
-			if st := u.Status(); st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.Error == "" {
+			if st := u.status(); st.State != "serving" || st.LastUpgrade == nil || st.LastUpgrade.Error == "" {
 				t.Errorf("status after failure: got %+v; want serving with the error recorded", st)
 			}
 			if got := getPID(addr); got != strconv.Itoa(os.Getpid()) {
@@ -246,7 +253,7 @@ func TestOneUpgradeAtATime(t *testing.T) {
 	u, _ := serving(t, Options{Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	first := make(chan error, 1)
 	go func() { first <- u.Upgrade(context.Background()) }()
-	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
+	testutil.WaitFor(t, 5*time.Second, stateIs(u, control.StateUpgrading))
 	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrUpgradeInProgress) {
 		t.Errorf("second upgrade: got %v; want ErrUpgradeInProgress", err)
 	}
@@ -256,7 +263,7 @@ func TestOneUpgradeAtATime(t *testing.T) {
 	if !errors.As(err, &ue) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("first upgrade after Stop: got %v; want it cancelled", err)
 	}
-	if (Peer{PID: ue.PID}).alive() {
+	if alive(control.Peer{PID: ue.PID}) {
 		t.Errorf("cancelled child %d still runs", ue.PID)
 	}
 }
@@ -269,16 +276,16 @@ func TestUpgradeCancelledByContext(t *testing.T) {
 	if err := u.Upgrade(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v; want the context's deadline", err)
 	}
-	if st := u.Status(); st.State != "serving" {
+	if st := u.status(); st.State != "serving" {
 		t.Fatalf("state: got %q; want serving", st.State)
 	}
 }
 
 func TestTakeover(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	old, addr := serving(t, Options{ControlPath: control})
-	nu, err := New(Options{ControlPath: control})
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	old, addr := serving(t, Options{ControlPath: ctl})
+	nu, err := New(Options{ControlPath: ctl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,20 +310,20 @@ func TestTakeover(t *testing.T) {
 		t.Fatal("old generation's Exit not closed after the takeover")
 	}
 	old.Stop()
-	if _, err := os.Stat(control); err != nil {
+	if _, err := os.Stat(ctl); err != nil {
 		t.Fatalf("control socket after the old generation stopped: %v; want it kept for the new one", err)
 	}
 	nu.Stop()
-	if _, err := os.Stat(control); !os.IsNotExist(err) {
+	if _, err := os.Stat(ctl); !os.IsNotExist(err) {
 		t.Errorf("control socket after the last generation stopped: %v; want it removed", err)
 	}
 }
 
 func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	upgradingOn(t, control)
-	_, err := New(Options{ControlPath: control})
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	upgradingOn(t, ctl)
+	_, err := New(Options{ControlPath: ctl})
 	var ae *wire.AbortError
 	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "already in progress") {
 		t.Fatalf("takeover during an upgrade: got %v; want it refused because an upgrade is in progress", err)
@@ -325,18 +332,18 @@ func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
 
 func TestStaleControlSocketReplaced(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	stale, err := net.Listen("unix", control)
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	stale, err := net.Listen("unix", ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stale.(*net.UnixListener).SetUnlinkOnClose(false)
 	stale.Close() // the file stays; nobody answers: a crashed process's leftover
-	u, _ := serving(t, Options{ControlPath: control})
+	u, _ := serving(t, Options{ControlPath: ctl})
 	if u.Mode() != ModeCold {
 		t.Fatalf("mode: got %s; want cold", u.Mode())
 	}
-	st := status(t, control)
+	st := status(t, ctl)
 	if st.PID != os.Getpid() {
 		t.Fatalf("status over the replaced socket: pid %d; want %d", st.PID, os.Getpid())
 	}
@@ -359,10 +366,10 @@ func request(t *testing.T, path string, req wire.Request) *wire.Conn {
 }
 
 // status asks the control socket at path for a status report.
-func status(t *testing.T, path string) Status {
+func status(t *testing.T, path string) control.Status {
 	t.Helper()
 	c := request(t, path, wire.Request{Op: wire.OpStatus})
-	var st Status
+	var st control.Status
 	if err := c.Expect(wire.TypeStatus, &st); err != nil {
 		t.Fatal(err)
 	}
@@ -373,30 +380,30 @@ func status(t *testing.T, path string) Status {
 // refused must be told why, not hung up on.
 func TestControlUpgradeRefusedGetsResult(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	upgradingOn(t, control)
-	c := request(t, control, wire.Request{Op: wire.OpUpgrade})
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	upgradingOn(t, ctl)
+	c := request(t, ctl, wire.Request{Op: wire.OpUpgrade})
 	var res wire.Result
 	if err := c.Expect(wire.TypeResult, &res); err != nil || res.OK || !strings.Contains(res.Error, "already in progress") {
 		t.Fatalf("got %+v, %v; want a failed Result saying an upgrade is in progress", res, err)
 	}
 }
 
-// upgradingOn serves with a control socket at control and returns once an
+// upgradingOn serves with a control socket at ctl and returns once an
 // upgrade is under way that will not end by itself (its child never gets
 // ready): Stop at cleanup ends it and kills the child.
-func upgradingOn(t *testing.T, control string) *Upgrader {
+func upgradingOn(t *testing.T, ctl string) *Upgrader {
 	t.Helper()
-	u, _ := serving(t, Options{ControlPath: control, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
+	u, _ := serving(t, Options{ControlPath: ctl, Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	go u.Upgrade(context.Background())
-	testutil.WaitFor(t, 5*time.Second, stateIs(u, StateUpgrading))
+	testutil.WaitFor(t, 5*time.Second, stateIs(u, control.StateUpgrading))
 	return u
 }
 
 // stateIs is a condition for testutil.WaitFor: u is in state want.
-func stateIs(u *Upgrader, want State) func() error {
+func stateIs(u *Upgrader, want control.State) func() error {
 	return func() error {
-		if got := u.Status().State; got != want {
+		if got := u.status().State; got != want {
 			return fmt.Errorf("state %s; want %s", got, want)
 		}
 		return nil

@@ -4,7 +4,7 @@
 // upgrader. It holds the sockets through an upgrader of its own (so it has
 // a control socket, systemd notifications, socket activation and its own
 // upgrade by takeover), and makes an upgrade mean "replace my child"
-// through upgrader.Options.Replace. The parts, by file:
+// through the upgrader's Replace hook (internal/runhooks). The parts, by file:
 //
 //	run.go             flags and -listen, checked before anything starts
 //	run_supervisor_*   the lifecycle: first child, serve, replace, stop
@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/upgrader"
 )
 
@@ -162,7 +163,7 @@ func checkFDName(name string) error {
 			return fmt.Errorf("name %q: only printable ASCII without spaces or ':'", name)
 		}
 	}
-	if name == "handoff-control" {
+	if name == runhooks.ControlName {
 		return fmt.Errorf("name %q is the supervisor's own control socket", name)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"syscall"
 
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/upgrader"
 	"golang.org/x/sys/unix"
 )
@@ -45,7 +46,7 @@ func openSockets(u *upgrader.Upgrader, specs []listenSpec) ([]childSocket, error
 func inheritedSpecs(u *upgrader.Upgrader) []listenSpec {
 	var specs []listenSpec
 	for _, l := range u.Listeners() {
-		if l.Inherited && l.Name != "handoff-control" {
+		if l.Inherited && l.Name != runhooks.ControlName {
 			specs = append(specs, listenSpec{name: l.Name, network: l.Network, addr: l.Addr})
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/upgrader"
 )
 
@@ -89,14 +89,14 @@ func (s *supervisor) startReady(ctx context.Context, progress func(string, int, 
 	if err != nil {
 		return nil, &upgrader.UpgradeError{Step: "start", Err: err}
 	}
-	progress(wire.EventStarted, c.pid, "")
+	progress(control.EventStarted, c.pid, "")
 	if err := s.awaitReady(ctx, c); err != nil {
 		c.kill()
 		s.log.Warn("new child failed", "child", c.pid, "err", err)
 		return c, &upgrader.UpgradeError{Step: "ready", PID: c.pid, Err: err}
 	}
 	s.log.Info("child ready", "child", c.pid)
-	progress(wire.EventReady, c.pid, "")
+	progress(control.EventReady, c.pid, "")
 	return c, nil
 }
 

@@ -6,10 +6,10 @@ import (
 	"io"
 	"time"
 
-	"github.com/handoff-go/handoff/upgrader"
+	"github.com/handoff-go/handoff/control"
 )
 
-// runDetail is what `handoff run` adds to its status (upgrader.Status
+// runDetail is what `handoff run` adds to its status (control.Status
 // Detail): the program, its children and which fd carries which socket.
 type runDetail struct {
 	Program  []string    `json:"program"`
@@ -27,7 +27,7 @@ type childInfo struct {
 
 // supervisorDetail decodes the detail of a `handoff run` supervisor; ok is
 // false for any other server.
-func supervisorDetail(st upgrader.Status) (runDetail, bool) {
+func supervisorDetail(st control.Status) (runDetail, bool) {
 	var d runDetail
 	if len(st.Detail) == 0 || json.Unmarshal(st.Detail, &d) != nil || d.Program == nil {
 		return runDetail{}, false
@@ -35,7 +35,7 @@ func supervisorDetail(st upgrader.Status) (runDetail, bool) {
 	return d, true
 }
 
-func printRunDetail(w io.Writer, st upgrader.Status) {
+func printRunDetail(w io.Writer, st control.Status) {
 	d, ok := supervisorDetail(st)
 	if !ok {
 		return
@@ -78,7 +78,7 @@ func waitChildGone(control string, pid int, wait time.Duration, stdout io.Writer
 	}
 }
 
-func hasChild(st upgrader.Status, pid int) bool {
+func hasChild(st control.Status, pid int) bool {
 	d, _ := supervisorDetail(st)
 	for _, c := range d.Children {
 		if c.PID == pid {

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/sdnotify"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/upgrader"
@@ -66,13 +68,15 @@ func supervise(cfg runConfig) error {
 // setUp opens everything before the first child starts; on error nothing
 // is left open.
 func (s *supervisor) setUp() error {
-	u, err := upgrader.New(upgrader.Options{
+	opts := upgrader.Options{
 		ControlPath: s.cfg.control, PIDFile: s.cfg.pidFile, UpgradeTimeout: s.cfg.upgradeTimeout,
-		MaxDraining: s.cfg.maxDraining, Logger: s.base, Replace: s.replace, StatusDetail: s.detail,
+		MaxDraining: s.cfg.maxDraining, Logger: s.base,
 		// The children serve the sockets; no connection could be moved to
 		// the supervisor itself.
 		DisableConnMoves: true,
-	})
+	}
+	runhooks.Install(&opts, runhooks.Hooks{Replace: s.replace, StatusDetail: s.detail})
+	u, err := upgrader.New(opts)
 	if err != nil {
 		return err
 	}
@@ -207,14 +211,14 @@ func (s *supervisor) stopAll() error {
 	return nil
 }
 
-// replace is the upgrade (upgrader.Options.Replace): a new child with the
+// replace is the upgrade (the runhooks Replace hook): a new child with the
 // same sockets; once it is ready the serving one drains.
 func (s *supervisor) replace(ctx context.Context, progress func(string, int, string)) (int, error) {
 	if err := s.checkDraining(); err != nil {
 		return 0, err
 	}
 	if pid := s.servingPID(); pid > 0 {
-		progress(wire.EventUpgrading, pid, "the serving child") // who keeps serving if this fails
+		progress(control.EventUpgrading, pid, "the serving child") // who keeps serving if this fails
 	}
 	c, err := s.startReady(ctx, progress)
 	if err != nil {
@@ -228,7 +232,7 @@ func (s *supervisor) replace(ctx context.Context, progress func(string, int, str
 	if old != nil {
 		old.drain(s.cfg.stopSignal, s.cfg.drainTimeout)
 		s.log.Info("child draining", "child", old.pid, "signal", s.cfg.stopSignal.String())
-		progress(wire.EventDraining, old.pid, "")
+		progress(control.EventDraining, old.pid, "")
 	}
 	return c.pid, nil
 }

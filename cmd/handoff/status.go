@@ -6,17 +6,16 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/upgrader"
+	"github.com/handoff-go/handoff/control"
 )
 
 func runStatus(args []string, stdout io.Writer) error {
-	fs, control := newFlags("status", stdout)
+	fs, ctl := newFlags("status", stdout)
 	asJSON := fs.Bool("json", false, "print the status as JSON, for programs")
-	if err := parse(fs, control, args); err != nil {
+	if err := parse(fs, ctl, args); err != nil {
 		return err
 	}
-	st, err := fetchStatus(*control)
+	st, err := fetchStatus(*ctl)
 	if err != nil {
 		return err
 	}
@@ -29,40 +28,12 @@ func runStatus(args []string, stdout io.Writer) error {
 	return nil
 }
 
-// maxStatusPages bounds how many pages fetchStatus asks for: a set that
-// keeps changing under it must not keep it asking for ever.
-const maxStatusPages = 1000
-
-// fetchStatus asks for the status page by page: a server with more
-// listeners than fit in one frame sends them in pages.
-func fetchStatus(path string) (upgrader.Status, error) {
-	st, err := fetchStatusPage(path, 0)
-	for page := 1; err == nil && len(st.Listeners) < st.ListenersTotal; page++ {
-		var more upgrader.Status
-		more, err = fetchStatusPage(path, len(st.Listeners))
-		if err == nil && (len(more.Listeners) == 0 || page >= maxStatusPages) {
-			err = fmt.Errorf("status from %s: listed %d of %d listeners, then no more", path,
-				len(st.Listeners), st.ListenersTotal)
-		}
-		st.Listeners = append(st.Listeners, more.Listeners...)
-	}
-	return st, err
+// fetchStatus asks the server on the control socket at path for its status.
+func fetchStatus(path string) (control.Status, error) {
+	return control.Client{Path: path}.Status()
 }
 
-func fetchStatusPage(path string, from int) (upgrader.Status, error) {
-	var st upgrader.Status
-	c, err := dial(path, wire.Request{Op: wire.OpStatus, From: from})
-	if err != nil {
-		return st, err
-	}
-	defer c.Close()
-	if err := c.Expect(wire.TypeStatus, &st); err != nil {
-		return st, fmt.Errorf("status from %s: %w", path, refusal(err))
-	}
-	return st, nil
-}
-
-func printStatus(w io.Writer, st upgrader.Status) {
+func printStatus(w io.Writer, st control.Status) {
 	fmt.Fprintf(w, "pid %d: %s (generation %d, %s start)\n", st.PID, st.State, st.Generation, st.Mode)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "listeners:")

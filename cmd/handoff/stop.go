@@ -4,13 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/wire"
-	"github.com/handoff-go/handoff/upgrader"
+	"github.com/handoff-go/handoff/control"
 )
 
 // How often stop asks again while the server is briefly not serving, and
@@ -33,27 +30,27 @@ const (
 // signal a pid that no longer is (or is another process's by then).
 // Once its parent is gone, systemd reaps it itself.
 func runStop(args []string, stdout io.Writer) error {
-	fs, control := newFlags("stop", stdout)
+	fs, ctl := newFlags("stop", stdout)
 	timeout := fs.Duration("timeout", time.Minute, "give up after `D` and say which generations are still running")
-	if err := parse(fs, control, args); err != nil {
+	if err := parse(fs, ctl, args); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(*timeout)
-	st, err := fetchStatus(*control)
-	if errors.Is(err, syscall.ECONNREFUSED) {
-		fmt.Fprintf(stdout, "nothing serves on %s (a stale socket); nothing to stop\n", *control)
+	st, err := fetchStatus(*ctl)
+	if errors.Is(err, control.ErrStaleSocket) {
+		fmt.Fprintf(stdout, "nothing serves on %s (a stale socket); nothing to stop\n", *ctl)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	w := newWatch()
-	if st, err = waitDraining(*control, st, deadline, w, stdout); err != nil {
+	if st, err = waitDraining(*ctl, st, deadline, w, stdout); err != nil {
 		return err
 	}
 	w.add(st.PID, fmt.Sprintf("generation %d, serving", st.Generation))
 	fmt.Fprintf(stdout, "stopping pid %d (generation %d)\n", st.PID, st.Generation)
-	if err := askToStop(*control, deadline, w, stdout); err != nil {
+	if err := askToStop(*ctl, deadline, w, stdout); err != nil {
 		return err
 	}
 	if left := w.wait(deadline, stdout); len(left) > 0 {
@@ -66,7 +63,7 @@ func runStop(args []string, stdout io.Writer) error {
 // waitDraining waits until no older generation drains, and returns the
 // status that says so. It asks again after each wait: an upgrade meanwhile
 // makes the serving process one more draining generation.
-func waitDraining(control string, st upgrader.Status, deadline time.Time, w *watch, stdout io.Writer) (upgrader.Status, error) {
+func waitDraining(path string, st control.Status, deadline time.Time, w *watch, stdout io.Writer) (control.Status, error) {
 	for len(st.Draining) > 0 {
 		for _, p := range st.Draining {
 			w.add(p.PID, fmt.Sprintf("generation %d, draining", p.Generation))
@@ -77,14 +74,14 @@ func waitDraining(control string, st upgrader.Status, deadline time.Time, w *wat
 				strings.Join(left, ", "), st.PID, st.Generation)
 		}
 		var err error
-		if st, err = fetchStatus(control); err != nil {
+		if st, err = fetchStatus(path); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
 }
 
-func pidList(ps []upgrader.Peer) string {
+func pidList(ps []control.Peer) string {
 	pids := make([]string, len(ps))
 	for i, p := range ps {
 		pids[i] = fmt.Sprint(p.PID)
@@ -97,26 +94,28 @@ func pidList(ps []upgrader.Peer) string {
 // handing over or not ready yet answers why it did not stop: each such
 // state is brief, so stop asks again. Once the socket is gone or nobody
 // answers, nothing serves any more and only the watched pids remain.
-func askToStop(control string, deadline time.Time, w *watch, stdout io.Writer) error {
+func askToStop(path string, deadline time.Time, w *watch, stdout io.Writer) error {
 	lastReason := ""
 	for {
-		c, res, err := stopOnce(control, deadline)
+		call, res, err := stopOnce(path, deadline)
 		switch {
-		case errors.Is(err, os.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		case errors.Is(err, control.ErrNoServer), errors.Is(err, control.ErrStaleSocket):
 			return nil
-		case errors.Is(err, wire.ErrClosed):
+		case errors.Is(err, control.ErrHungUp):
 			res.Error = "it hung up without an answer" // it is stopping, or handing over
 		case err != nil:
 			return err
 		case res.OK:
 			w.add(res.PID, "serving")
 			fmt.Fprintf(stdout, "pid %d stopped accepting and is draining\n", res.PID)
-			waitHangUp(c, deadline)
+			call.SetDeadline(deadline)
+			call.WaitHangUp() // the watch confirms the exit, whatever ends the wait
+			call.Close()
 			return nil
 		default:
-			c.Close()
+			call.Close()
 			w.add(res.PID, "stopping")
-			if res.Code == wire.CodeStopping {
+			if res.Code == control.CodeStopping {
 				fmt.Fprintf(stdout, "pid %d is already stopping\n", res.PID)
 				return nil
 			}
@@ -132,7 +131,7 @@ func askToStop(control string, deadline time.Time, w *watch, stdout io.Writer) e
 	}
 }
 
-func notStopped(res wire.Result) string {
+func notStopped(res control.Result) string {
 	if res.PID == 0 {
 		return "the server did not stop (" + res.Error + ")"
 	}
@@ -140,38 +139,24 @@ func notStopped(res wire.Result) string {
 }
 
 // stopOnce sends one stop request and reads the answer. On success the
-// caller owns c.
-func stopOnce(control string, deadline time.Time) (*wire.Conn, wire.Result, error) {
-	c, err := dial(control, wire.Request{Op: wire.OpStop})
+// caller owns call.
+func stopOnce(path string, deadline time.Time) (*control.Call, control.Result, error) {
+	call, err := control.Client{Path: path}.Stop()
 	if err != nil {
-		return nil, wire.Result{}, err
+		return nil, control.Result{}, err
 	}
-	c.SetDeadline(deadline)
-	var res wire.Result
-	if err := c.Expect(wire.TypeResult, &res); err != nil {
-		c.Close()
-		return nil, res, fmt.Errorf("stop request to %s: %w", control, refusal(err))
-	}
+	call.SetDeadline(deadline)
+	res, err := call.Result(nil)
 	switch {
+	case err != nil:
+		call.Close()
+		return nil, res, err
 	case !res.OK && res.PID <= 0: // not a generation's answer: a server without the stop operation, say
-		c.Close()
-		return nil, res, fmt.Errorf("stop request to %s refused: %s", control, res.Error)
+		call.Close()
+		return nil, res, fmt.Errorf("stop request to %s refused: %s", path, res.Error)
 	case res.PID <= 0:
-		c.Close()
-		return nil, res, fmt.Errorf("stop request to %s: %w: answer names no pid: %+v", control, wire.ErrMalformed, res)
+		call.Close()
+		return nil, res, fmt.Errorf("stop request to %s: answer names no pid: %+v", path, res)
 	}
-	return c, res, nil
-}
-
-// waitHangUp reads from the server that accepted the stop until it hangs
-// up, which it does when it stops; then it exits. The watch confirms the
-// exit, so what ends the read does not matter here.
-func waitHangUp(c *wire.Conn, deadline time.Time) {
-	defer c.Close()
-	c.SetDeadline(deadline)
-	for {
-		if _, err := c.Recv(); err != nil {
-			return
-		}
-	}
+	return call, res, nil
 }

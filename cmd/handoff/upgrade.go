@@ -7,24 +7,30 @@ import (
 	"os"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/control"
 )
 
 func runUpgrade(args []string, stdout io.Writer) error {
-	fs, control := newFlags("upgrade", stdout)
+	fs, ctl := newFlags("upgrade", stdout)
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the server's answer after `D`")
 	wait := fs.Duration("wait", time.Minute, "after success, wait up to `D` for the old process to finish draining (0: don't)")
-	if err := parse(fs, control, args); err != nil {
+	if err := parse(fs, ctl, args); err != nil {
 		return err
 	}
-	c, err := dial(*control, wire.Request{Op: wire.OpUpgrade})
+	call, err := control.Client{Path: *ctl}.Upgrade()
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(*timeout))
+	defer call.Close()
+	call.SetDeadline(time.Now().Add(*timeout))
 	var ev upgradeEvents
-	res, err := follow(c, stdout, &ev)
+	res, err := call.Result(func(p control.Progress) {
+		ev.note(p)
+		fmt.Fprintln(stdout, describe(p))
+	})
+	if _, refused := errors.AsType[*control.RefusedError](err); err != nil && !refused {
+		return fmt.Errorf("lost the server before the upgrade finished: %w", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -35,9 +41,9 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	switch {
 	case *wait <= 0 || ev.draining == 0:
 	case ev.draining == ev.server:
-		waitOld(c, ev.server, *wait, stdout) // it hangs up when it exits
+		waitOld(call, ev.server, *wait, stdout) // it hangs up when it exits
 	default:
-		waitChildGone(*control, ev.draining, *wait, stdout) // a supervisor's child
+		waitChildGone(*ctl, ev.draining, *wait, stdout) // a supervisor's child
 	}
 	return nil
 }
@@ -50,74 +56,46 @@ type upgradeEvents struct {
 	server, serving, draining int
 }
 
-func (e *upgradeEvents) note(p wire.Progress) {
+func (e *upgradeEvents) note(p control.Progress) {
 	switch p.Event {
-	case wire.EventUpgrading:
+	case control.EventUpgrading:
 		if e.server == 0 {
 			e.server = p.PID
 		}
 		e.serving = p.PID
-	case wire.EventDraining:
+	case control.EventDraining:
 		e.draining = p.PID
 	}
 }
 
 // failure says what a refused or failed upgrade means for the server.
-func failure(res wire.Result, oldPID int) error {
+func failure(res control.Result, oldPID int) error {
 	who := "the server"
 	if oldPID > 0 {
 		who = fmt.Sprintf("pid %d", oldPID)
 	}
 	switch res.Code {
-	case wire.CodeStopping:
+	case control.CodeStopping:
 		return fmt.Errorf("upgrade refused: %s is stopping: %s", who, res.Error)
-	case wire.CodeHandedOver:
+	case control.CodeHandedOver:
 		return fmt.Errorf("upgrade refused: %s has already handed over and is draining: %s", who, res.Error)
-	case wire.CodeFailed:
+	case control.CodeFailed:
 		return fmt.Errorf("upgrade failed; %s keeps serving: %s", who, res.Error)
 	}
 	return fmt.Errorf("upgrade refused; %s keeps serving: %s", who, res.Error)
 }
 
-// follow prints progress until the result arrives, noting in ev who is who.
-func follow(c *wire.Conn, stdout io.Writer, ev *upgradeEvents) (wire.Result, error) {
-	for {
-		m, err := c.Recv()
-		if err != nil {
-			return wire.Result{}, fmt.Errorf("lost the server before the upgrade finished: %w", refusal(err))
-		}
-		switch m.Type {
-		case wire.TypeProgress:
-			var p wire.Progress
-			if err := m.Decode(&p); err != nil {
-				return wire.Result{}, err
-			}
-			ev.note(p)
-			fmt.Fprintln(stdout, describe(p))
-		case wire.TypeResult:
-			var r wire.Result
-			return r, m.Decode(&r)
-		case wire.TypeAbort:
-			var a wire.Abort
-			m.Decode(&a)
-			return wire.Result{}, fmt.Errorf("server refused: %s", a.Reason)
-		default:
-			return wire.Result{}, fmt.Errorf("%w: %s during an upgrade", wire.ErrUnexpected, m.Type)
-		}
-	}
-}
-
-func describe(p wire.Progress) string {
+func describe(p control.Progress) string {
 	switch p.Event {
-	case wire.EventUpgrading:
+	case control.EventUpgrading:
 		return fmt.Sprintf("upgrading pid %d (%s)", p.PID, p.Detail)
-	case wire.EventStarted:
+	case control.EventStarted:
 		return fmt.Sprintf("new process started: pid %d", p.PID)
-	case wire.EventHandedOver:
+	case control.EventHandedOver:
 		return fmt.Sprintf("handed over %s to pid %d", p.Detail, p.PID)
-	case wire.EventReady:
+	case control.EventReady:
 		return fmt.Sprintf("pid %d is ready", p.PID)
-	case wire.EventDraining:
+	case control.EventDraining:
 		return fmt.Sprintf("pid %d stopped accepting and is draining", p.PID)
 	}
 	return fmt.Sprintf("%s %d %s", p.Event, p.PID, p.Detail)
@@ -126,22 +104,15 @@ func describe(p wire.Progress) string {
 // waitOld waits for the old process to hang up, which it does when it has
 // drained and stopped. The upgrade has succeeded either way: what this
 // prints is news about the old process, not a verdict.
-func waitOld(c *wire.Conn, pid int, wait time.Duration, stdout io.Writer) {
-	c.SetDeadline(time.Now().Add(wait))
-	_, err := c.Recv()
+func waitOld(call *control.Call, pid int, wait time.Duration, stdout io.Writer) {
+	call.SetDeadline(time.Now().Add(wait))
+	err := call.WaitHangUp()
 	switch {
-	case errors.Is(err, wire.ErrClosed):
+	case err == nil:
 		fmt.Fprintf(stdout, "old pid %d exited\n", pid)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		fmt.Fprintf(stdout, "old pid %d still draining after %v\n", pid, wait)
 	default:
-		fmt.Fprintf(stdout, "lost track of old pid %d while it drains: %v\n", pid, errString(err))
+		fmt.Fprintf(stdout, "lost track of old pid %d while it drains: %v\n", pid, err)
 	}
-}
-
-func errString(err error) string {
-	if err == nil {
-		return "it sent an unexpected message"
-	}
-	return err.Error()
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/control"
 )
 
 const wrkWithErrors = `Running 30s test @ http://127.0.0.1:8080/
@@ -255,20 +254,19 @@ func TestPhasesOf(t *testing.T) {
 func TestDecodeStepRefusal(t *testing.T) {
 	tests := []struct {
 		name string
-		res  wire.Result
+		res  control.Result
 		want string
 	}{
-		{name: "accepted", res: wire.Result{OK: true, PID: 12}, want: ""},
-		{name: "in progress", res: wire.Result{Code: wire.CodeInProgress, Error: "upgrader: upgrade in progress"}, want: wire.CodeInProgress},
-		{name: "too many draining", res: wire.Result{Code: wire.CodeTooManyDraining, Error: "x"}, want: wire.CodeTooManyDraining},
-		{name: "no code", res: wire.Result{Error: "x"}, want: wire.CodeFailed},
+		{name: "accepted", res: control.Result{OK: true, PID: 12}, want: ""},
+		{name: "in progress", res: control.Result{Code: control.CodeInProgress, Error: "upgrader: upgrade in progress"}, want: control.CodeInProgress},
+		{name: "too many draining", res: control.Result{Code: control.CodeTooManyDraining, Error: "x"}, want: control.CodeTooManyDraining},
+		{name: "no code", res: control.Result{Error: "x"}, want: control.CodeFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			body, _ := json.Marshal(tt.res)
-			st, reason, ok := decodeStep(wire.Msg{Type: wire.TypeResult, Body: body}, time.Now())
-			if !ok || st.Event != stepResult {
-				t.Fatalf("decodeStep: got %+v, %v; want a result step", st, ok)
+			st, reason := resultStep(tt.res, time.Now())
+			if st.Event != stepResult {
+				t.Fatalf("resultStep: got %+v; want a result step", st)
 			}
 			if reason != tt.want {
 				t.Errorf("refusal reason: got %q; want %q", reason, tt.want)
@@ -315,7 +313,7 @@ func sampleReport() report {
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 	run := func(k kind, lost int64) seriesRun {
 		return seriesRun{Server: k, Asked: 10, Done: 10, Answered: 13323, Lost: lost, LostPerUpgrade: float64(lost) / 10,
-			LoadErrors: map[string]int64{"eof": lost}, LoadElapsed: ms(400), Refused: map[string]int64{wire.CodeInProgress: 2},
+			LoadErrors: map[string]int64{"eof": lost}, LoadElapsed: ms(400), Refused: map[string]int64{control.CodeInProgress: 2},
 			ToNewPID:  dist{N: 10, Min: ms(6.5), Median: ms(7.2), P90: ms(7.3), P99: ms(7.4), Max: ms(7.4)},
 			ToOldGone: dist{N: 10, Min: ms(3), Median: ms(4.45), P90: ms(7.59), P99: ms(8), Max: ms(8)},
 			Phases: phaseFigures{Started: dist{N: 10, Median: ms(1.1)}, Ready: dist{N: 10, Median: ms(4.58)},

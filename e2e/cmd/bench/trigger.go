@@ -5,12 +5,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/handoff-go/handoff/internal/wire"
+	"github.com/handoff-go/handoff/control"
 )
 
 // stamp is one step of an upgrade and when it happened: for handoff, when
@@ -56,7 +55,7 @@ func (h *bench) trigger(s *server, old int) (attempt, error) {
 // controlAttempt follows an upgrade request on a handoff control socket,
 // stamping each message as it arrives.
 type controlAttempt struct {
-	c    *wire.Conn
+	call *control.Call
 	done chan struct{} // closed once the server has hung up
 
 	mu     sync.Mutex
@@ -64,76 +63,55 @@ type controlAttempt struct {
 	reason string
 }
 
-// requestUpgrade dials path, asks for an upgrade and follows it in the
-// background until the server hangs up.
+// requestUpgrade asks the server on path for an upgrade and follows it in
+// the background until the server hangs up.
 func requestUpgrade(path string) (*controlAttempt, error) {
-	raw, err := net.DialTimeout("unix", path, 5*time.Second)
+	call, err := control.Client{Path: path}.Upgrade()
 	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
+		return nil, err
 	}
-	c := wire.NewConn(raw.(*net.UnixConn))
-	c.SetDeadline(time.Now().Add(upgradeTimeout + goneTimeout))
-	if err := c.Send(wire.TypeRequest, wire.Request{Op: wire.OpUpgrade}); err != nil {
-		err = c.Refusal(err)
-		c.Close()
-		return nil, fmt.Errorf("send upgrade request: %w", err)
-	}
-	a := &controlAttempt{c: c, done: make(chan struct{})}
+	call.SetDeadline(time.Now().Add(upgradeTimeout + goneTimeout))
+	a := &controlAttempt{call: call, done: make(chan struct{})}
 	go a.follow()
 	return a, nil
 }
 
-// follow records every message until the connection ends.
+// follow records every step, the result and the hang-up.
 func (a *controlAttempt) follow() {
 	defer close(a.done)
-	for {
-		m, err := a.c.Recv()
-		at := time.Now()
-		if err != nil {
-			if errors.Is(err, wire.ErrClosed) {
-				a.add(stamp{Event: stepHangup, Time: at}, "")
-			}
-			return
-		}
-		if st, reason, ok := decodeStep(m, at); ok {
-			a.add(st, reason)
-		}
+	res, err := a.call.Result(func(p control.Progress) {
+		a.add(stamp{Event: p.Event, PID: p.PID, Time: time.Now()}, "")
+	})
+	at := time.Now()
+	if re, ok := errors.AsType[*control.RefusedError](err); ok {
+		a.add(stamp{Event: stepResult, Time: at, Error: re.Reason}, "abort")
+		return
+	}
+	if err == nil {
+		a.add(resultStep(res, at))
+		err = a.call.WaitHangUp()
+		at = time.Now()
+	}
+	if err == nil || errors.Is(err, control.ErrHungUp) {
+		a.add(stamp{Event: stepHangup, Time: at}, "")
 	}
 }
 
-// decodeStep turns a progress or result message into a stamp, with the
-// refusal reason (the Result's code) if the upgrade was turned down.
-func decodeStep(m wire.Msg, at time.Time) (st stamp, reason string, ok bool) {
-	switch m.Type {
-	case wire.TypeProgress:
-		var p wire.Progress
-		if m.Decode(&p) != nil {
-			return stamp{}, "", false
-		}
-		return stamp{Event: p.Event, PID: p.PID, Time: at}, "", true
-	case wire.TypeResult:
-		var r wire.Result
-		if m.Decode(&r) != nil {
-			return stamp{}, "", false
-		}
-		st = stamp{Event: stepResult, PID: r.PID, Time: at, Error: r.Error}
-		if !r.OK {
-			reason = refusalReason(r)
-		}
-		return st, reason, true
-	case wire.TypeAbort:
-		var ab wire.Abort
-		m.Decode(&ab)
-		return stamp{Event: stepResult, Time: at, Error: ab.Reason}, "abort", true
+// resultStep turns a Result into a stamp, with the refusal reason (the
+// Result's code) if the upgrade was turned down.
+func resultStep(r control.Result, at time.Time) (stamp, string) {
+	st := stamp{Event: stepResult, PID: r.PID, Time: at, Error: r.Error}
+	if r.OK {
+		return st, ""
 	}
-	return stamp{}, "", false
+	return st, refusalReason(r)
 }
 
 // refusalReason keys a turned-down upgrade by its Result code, which
 // names the state the server was in; the text around it varies.
-func refusalReason(r wire.Result) string {
+func refusalReason(r control.Result) string {
 	if r.Code == "" {
-		return wire.CodeFailed
+		return control.CodeFailed
 	}
 	return r.Code
 }
@@ -158,7 +136,7 @@ func (a *controlAttempt) settle(d time.Duration) []stamp {
 	case <-a.done:
 	case <-time.After(d):
 	}
-	a.c.Close() // ends follow if it still waits
+	a.call.Close() // ends follow if it still waits
 	<-a.done
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -20,7 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/handoff-go/handoff/upgrader"
+	"github.com/handoff-go/handoff/internal/pidfile"
 )
 
 // Exit is how and when a child ended.
@@ -209,9 +209,9 @@ func GroupMembers(pgid int) []int {
 	return pids
 }
 
-// ReadPID reads a pid file as upgrader.ReadPIDFile does; ok is false while
+// ReadPID reads a pid file as pidfile.Read does; ok is false while
 // it is missing or partial, which pollers expect.
 func ReadPID(path string) (pid int, ok bool) {
-	pid, err := upgrader.ReadPIDFile(path)
+	pid, err := pidfile.Read(path)
 	return pid, err == nil
 }

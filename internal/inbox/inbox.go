@@ -1,4 +1,7 @@
-package listeners
+// Package inbox is the listener through which connections moved from the
+// previous generation reach a server's Accept, alongside those the kernel
+// queues: the upgrader wraps each listener it returns in one.
+package inbox
 
 import (
 	"errors"
@@ -13,7 +16,7 @@ import (
 // Inbox is a stream listener whose Accept returns, besides the connections
 // the kernel queues, connections given to Deliver: a connection that
 // another process accepted and passed on is served like a new one. Create
-// it with NewInbox; it is safe for concurrent use.
+// it with New; it is safe for concurrent use.
 //
 // Closing an Inbox closes the listener it wraps (this process's descriptor
 // only). Accept then still returns what was delivered, and waits for
@@ -36,19 +39,19 @@ type deadliner interface {
 	SetDeadline(time.Time) error
 }
 
-// ErrNoDelivery is returned by NewInbox for a listener whose Accept cannot
+// ErrNoDelivery is returned by New for a listener whose Accept cannot
 // be woken, and by Hold once the Inbox is closed.
-var ErrNoDelivery = errors.New("listeners: listener takes no delivered connections")
+var ErrNoDelivery = errors.New("inbox: listener takes no delivered connections")
 
 // aLongTimeAgo makes a blocked Accept return at once.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// NewInbox wraps ln, the listener of the member called name. The Inbox
+// New wraps ln, the listener of the member called name. The Inbox
 // owns ln.
-func NewInbox(name string, ln net.Listener) (*Inbox, error) {
+func New(name string, ln net.Listener) (*Inbox, error) {
 	d, ok := ln.(deadliner)
 	if !ok {
-		return nil, fmt.Errorf("listeners: inbox %q: %T: %w", name, ln, ErrNoDelivery)
+		return nil, fmt.Errorf("inbox %q: %T: %w", name, ln, ErrNoDelivery)
 	}
 	return &Inbox{Listener: ln, name: name, wake: d, free: make(chan struct{})}, nil
 }
@@ -66,7 +69,7 @@ func (l *Inbox) Hold() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
-		return fmt.Errorf("listeners: inbox %q closed: %w", l.name, ErrNoDelivery)
+		return fmt.Errorf("inbox %q closed: %w", l.name, ErrNoDelivery)
 	}
 	l.holds++
 	return nil
@@ -147,7 +150,7 @@ func (l *Inbox) next() (net.Conn, <-chan struct{}, error) {
 		if l.holds > 0 {
 			return nil, l.free, nil
 		}
-		return nil, nil, fmt.Errorf("listeners: inbox %q: accept: %w", l.name, net.ErrClosed)
+		return nil, nil, fmt.Errorf("inbox %q: accept: %w", l.name, net.ErrClosed)
 	}
 	// Under the lock: a Deliver from now on sets the deadline after this.
 	l.wake.SetDeadline(time.Time{})
@@ -207,7 +210,7 @@ func markMoved(c net.Conn) net.Conn {
 func (l *Inbox) SyscallConn() (syscall.RawConn, error) {
 	sc, ok := l.Listener.(syscall.Conn)
 	if !ok {
-		return nil, fmt.Errorf("listeners: inbox %q: the listener gives no access to its descriptor (not a syscall.Conn)", l.name)
+		return nil, fmt.Errorf("inbox %q: the listener gives no access to its descriptor (not a syscall.Conn)", l.name)
 	}
 	return sc.SyscallConn()
 }

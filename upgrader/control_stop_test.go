@@ -16,9 +16,9 @@ import (
 
 // dialStop sends OpStop on a fresh control connection and returns the
 // connection with the server's Result.
-func dialStop(t *testing.T, control string) (*wire.Conn, wire.Result) {
+func dialStop(t *testing.T, ctl string) (*wire.Conn, wire.Result) {
 	t.Helper()
-	c := request(t, control, wire.Request{Op: wire.OpStop})
+	c := request(t, ctl, wire.Request{Op: wire.OpStop})
 	var res wire.Result
 	if err := c.Expect(wire.TypeResult, &res); err != nil {
 		t.Fatalf("stop request: %v; want a Result", err)
@@ -30,9 +30,9 @@ func dialStop(t *testing.T, control string) (*wire.Conn, wire.Result) {
 // the connection stays open until Stop, so the client sees EOF only then.
 func TestControlStop(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	u, _ := serving(t, Options{ControlPath: control})
-	c, res := dialStop(t, control)
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: ctl})
+	c, res := dialStop(t, ctl)
 	if !res.OK || res.PID != os.Getpid() {
 		t.Fatalf("stop result: got %+v; want OK naming pid %d", res, os.Getpid())
 	}
@@ -40,6 +40,9 @@ func TestControlStop(t *testing.T) {
 	case <-u.Exit():
 	case <-time.After(5 * time.Second):
 		t.Fatal("Exit not closed within 5s of an accepted stop request")
+	}
+	if got := exitReasonOf(u); got != exitStopRequested {
+		t.Errorf("exit reason: got %d; want %d (stop requested)", got, exitStopRequested)
 	}
 	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrStopped) {
 		t.Fatalf("upgrade after a stop request: got %v; want ErrStopped", err)
@@ -49,6 +52,9 @@ func TestControlStop(t *testing.T) {
 		t.Fatalf("before Stop: got %v; want the connection still open (deadline exceeded)", err)
 	}
 	u.Stop()
+	if got := exitReasonOf(u); got != exitStopRequested {
+		t.Errorf("exit reason after Stop: got %d; want the first, %d (stop requested)", got, exitStopRequested)
+	}
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Recv(); !errors.Is(err, wire.ErrClosed) {
 		t.Fatalf("after Stop: got %v; want EOF (wire.ErrClosed)", err)
@@ -59,9 +65,9 @@ func TestControlStop(t *testing.T) {
 // serving says why and keeps going; the client may ask again.
 func TestControlStopRefusedWhileUpgrading(t *testing.T) {
 	checkLeaks(t)
-	control := filepath.Join(shortDir(t), "ctl.sock")
-	u := upgradingOn(t, control)
-	_, res := dialStop(t, control)
+	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	u := upgradingOn(t, ctl)
+	_, res := dialStop(t, ctl)
 	if res.OK || !strings.Contains(res.Error, "already in progress") {
 		t.Fatalf("got %+v; want a failed Result saying an upgrade is in progress", res)
 	}

@@ -1,4 +1,6 @@
-package upgrader
+// Package pidfile writes a server's pid file so that it always names the
+// process that serves, and reads it back for the tools that act on it.
+package pidfile
 
 import (
 	"bytes"
@@ -8,35 +10,35 @@ import (
 	"strconv"
 )
 
-// pidFileDraft is a pid file written ahead of time: a temporary file beside
+// Draft is a pid file written ahead of time: a temporary file beside
 // path holding the pid, made readable by all and flushed to disk. Only
 // renaming it into place is left for the moment this process serves, so
 // the fsync is off that path. Every step goes through the file created
 // (never its name, which a racer in a shared directory could swap for a
 // link), and the first failure stops it: a short write on a full disk
 // must not replace a good pid file with an empty one.
-type pidFileDraft struct {
+type Draft struct {
 	path string
 	done chan struct{}
 	tmp  string // set once done is closed
 	err  error
 }
 
-// draftPIDFile starts writing the draft on its own goroutine; nil (a draft
+// Start starts writing the draft on its own goroutine; nil (a draft
 // that commits and discards nothing) for an empty path.
-func draftPIDFile(path string, pid int) *pidFileDraft {
+func Start(path string, pid int) *Draft {
 	if path == "" {
 		return nil
 	}
-	d := &pidFileDraft{path: path, done: make(chan struct{})}
+	d := &Draft{path: path, done: make(chan struct{})}
 	go func() {
 		defer close(d.done)
-		d.tmp, d.err = fillPIDFile(path, pid)
+		d.tmp, d.err = fill(path, pid)
 	}()
 	return d
 }
 
-func fillPIDFile(path string, pid int) (string, error) {
+func fill(path string, pid int) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return "", err
@@ -62,8 +64,8 @@ func writeAll(f *os.File, pid int) error {
 	return f.Sync()
 }
 
-// commit renames the draft into place once it is written.
-func (d *pidFileDraft) commit() error {
+// Commit renames the draft into place once it is written.
+func (d *Draft) Commit() error {
 	if d == nil {
 		return nil
 	}
@@ -75,13 +77,13 @@ func (d *pidFileDraft) commit() error {
 		d.tmp = "" // in place, or gone: nothing left to discard
 	}
 	if d.err != nil {
-		return fmt.Errorf("upgrader: write pid file %s: %w", d.path, d.err)
+		return fmt.Errorf("write pid file %s: %w", d.path, d.err)
 	}
 	return nil
 }
 
-// discard removes a draft that will never be committed.
-func (d *pidFileDraft) discard() {
+// Discard removes a draft that will never be committed.
+func (d *Draft) Discard() {
 	if d == nil {
 		return
 	}
@@ -92,9 +94,9 @@ func (d *pidFileDraft) discard() {
 	}
 }
 
-// removePIDFile removes path if it still names pid: a later generation may
+// Remove removes path if it still names pid: a later generation may
 // have written its own.
-func removePIDFile(path string, pid int) {
+func Remove(path string, pid int) {
 	if path == "" {
 		return
 	}
@@ -104,15 +106,15 @@ func removePIDFile(path string, pid int) {
 	}
 }
 
-// ReadPIDFile returns the pid stored in path.
-func ReadPIDFile(path string) (int, error) {
+// Read returns the pid stored in path.
+func Read(path string) (int, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, err
 	}
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(b)))
 	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("upgrader: pid file %s holds %q, not a pid", path, bytes.TrimSpace(b))
+		return 0, fmt.Errorf("pid file %s holds %q, not a pid", path, bytes.TrimSpace(b))
 	}
 	return pid, nil
 }

@@ -1,4 +1,4 @@
-package listeners_test
+package inbox_test
 
 import (
 	"errors"
@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/handoff-go/handoff/listeners"
+	"github.com/handoff-go/handoff/internal/inbox"
 )
 
-func newInbox(t *testing.T) *listeners.Inbox {
+func newInbox(t *testing.T) *inbox.Inbox {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ib, err := listeners.NewInbox("http", ln)
+	ib, err := inbox.New("http", ln)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ type accepted struct {
 	err error
 }
 
-func acceptAsync(ib *listeners.Inbox) <-chan accepted {
+func acceptAsync(ib *inbox.Inbox) <-chan accepted {
 	ch := make(chan accepted, 1)
 	go func() {
 		c, err := ib.Accept()
@@ -82,7 +82,7 @@ func TestInboxDeliverWakesAccept(t *testing.T) {
 	if a.err != nil {
 		t.Fatalf("Accept: %v", a.err)
 	}
-	m, ok := a.c.(listeners.MovedTCPConn)
+	m, ok := a.c.(inbox.MovedTCPConn)
 	if !ok || !m.Moved() || m.TCPConn != srv {
 		t.Fatalf("Accept returned %T; want the delivered conn as MovedTCPConn", a.c)
 	}
@@ -109,7 +109,7 @@ func TestInboxCloseWaitsForHeld(t *testing.T) {
 		t.Fatal(err)
 	}
 	ib.Close()
-	if err := ib.Hold(); !errors.Is(err, listeners.ErrNoDelivery) {
+	if err := ib.Hold(); !errors.Is(err, inbox.ErrNoDelivery) {
 		t.Fatalf("Hold after Close: %v; want ErrNoDelivery", err)
 	}
 	ch := acceptAsync(ib)
@@ -150,7 +150,7 @@ func TestInboxDeliverBatch(t *testing.T) {
 		if a.err != nil {
 			t.Fatalf("Accept %d of %d delivered: %v", i+1, n, a.err)
 		}
-		if m, ok := a.c.(listeners.MovedTCPConn); !ok || m.TCPConn != conns[i] {
+		if m, ok := a.c.(inbox.MovedTCPConn); !ok || m.TCPConn != conns[i] {
 			t.Fatalf("Accept %d returned %T; want delivered conn %d, in order", i+1, a.c, i+1)
 		}
 	}
@@ -163,16 +163,7 @@ func TestInboxDeliverBatch(t *testing.T) {
 // An Inbox reaches the socket it wraps, as the listener does: a supervisor
 // passes that descriptor to its children.
 func TestInboxSyscallConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ib, err := listeners.NewInbox("http", ln)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ib.Close()
-	rc, err := ib.SyscallConn()
+	rc, err := newInbox(t).SyscallConn()
 	if err != nil {
 		t.Fatalf("SyscallConn: %v", err)
 	}

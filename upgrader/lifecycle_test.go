@@ -1,0 +1,146 @@
+package upgrader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/handoff-go/handoff/control"
+)
+
+// bare is an Upgrader with nothing but its lifecycle, in state from.
+func bare(mode Mode, from control.State) *Upgrader {
+	u := &Upgrader{opts: withDefaults(Options{}), mode: mode, exit: make(chan struct{})}
+	u.lc = newLifecycle(mode == ModeCold, nil)
+	u.lc.state = from
+	return u
+}
+
+func locked(u *Upgrader, f func()) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f()
+}
+
+func exitReasonOf(u *Upgrader) exitReason {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lc.exit
+}
+
+// Every state change outside the table is refused loudly, and every one
+// in it is taken.
+func TestEnterOnlyListedTransitions(t *testing.T) {
+	all := []control.State{control.StateStarting, control.StateReadying, control.StateServing,
+		control.StateUpgrading, control.StateDraining, control.StateStopped}
+	for _, from := range all {
+		for _, to := range all {
+			listed := false
+			for _, ok := range transitions[from] {
+				listed = listed || ok == to
+			}
+			t.Run(fmt.Sprintf("%s to %s", from, to), func(t *testing.T) {
+				u := bare(ModeCold, from)
+				panicked := func() (p bool) {
+					defer func() { p = recover() != nil }()
+					u.enterLocked(to)
+					return false
+				}()
+				if panicked == listed {
+					t.Errorf("panicked %v; want %v (listed: %v)", panicked, !listed, listed)
+				}
+				if !panicked && u.lc.state != to {
+					t.Errorf("state: got %s; want %s", u.lc.state, to)
+				}
+			})
+		}
+	}
+}
+
+// Exit closes once, for the first reason, whichever path closes it.
+func TestExitReasons(t *testing.T) {
+	refused := errors.New("refused")
+	tests := []struct {
+		name  string
+		mode  Mode
+		from  control.State
+		steps func(u *Upgrader)
+		want  exitReason
+		state control.State
+	}{
+		{name: "ready refused", mode: ModeChild, from: control.StateStarting, steps: func(u *Upgrader) {
+			u.beginReady()
+			locked(u, func() { u.endReadyLocked(refused) })
+		}, want: exitReadyRefused, state: control.StateDraining},
+		{name: "cold ready failed", mode: ModeCold, from: control.StateStarting, steps: func(u *Upgrader) {
+			u.beginReady()
+			locked(u, func() { u.endReadyLocked(refused) })
+		}, want: exitOpen, state: control.StateStarting},
+		{name: "handed over, then stopped", mode: ModeCold, from: control.StateServing, steps: func(u *Upgrader) {
+			locked(u, func() {
+				u.beginUpgradeLocked(func() {})
+				close(u.endUpgradeLocked(42, nil, nil))
+			})
+			u.closeExit(exitHandedOver)
+			locked(u, func() { u.stopLocked() })
+		}, want: exitHandedOver, state: control.StateStopped},
+		{name: "failed upgrade", mode: ModeCold, from: control.StateServing, steps: func(u *Upgrader) {
+			locked(u, func() {
+				u.beginUpgradeLocked(func() {})
+				close(u.endUpgradeLocked(42, nil, refused))
+			})
+		}, want: exitOpen, state: control.StateServing},
+		{name: "stop requested", mode: ModeCold, from: control.StateServing, steps: func(u *Upgrader) {
+			locked(u, func() { u.acceptStopLocked() })
+			u.closeExit(exitStopRequested)
+		}, want: exitStopRequested, state: control.StateServing},
+		{name: "stopped", mode: ModeCold, from: control.StateStarting, steps: func(u *Upgrader) {
+			locked(u, func() { u.stopLocked() })
+		}, want: exitStopped, state: control.StateStopped},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			u := bare(tc.mode, tc.from)
+			tc.steps(u)
+			if got := exitReasonOf(u); got != tc.want {
+				t.Errorf("exit reason: got %d; want %d", got, tc.want)
+			}
+			select {
+			case <-u.exit:
+				if tc.want == exitOpen {
+					t.Error("Exit closed; want it open")
+				}
+			default:
+				if tc.want != exitOpen {
+					t.Error("Exit open; want it closed")
+				}
+			}
+			if u.lc.state != tc.state {
+				t.Errorf("state: got %s; want %s", u.lc.state, tc.state)
+			}
+		})
+	}
+}
+
+// A stop request and an upgrade refuse each other with the same reasons.
+func TestStopRequestRefusesUpgrades(t *testing.T) {
+	u := bare(ModeCold, control.StateServing)
+	if err := u.acceptStopLocked(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.beginUpgradeLocked(func() {}); !errors.Is(err, ErrStopped) {
+		t.Errorf("upgrade after a stop request: got %v; want ErrStopped", err)
+	}
+	u = bare(ModeCold, control.StateStarting)
+	if err := u.acceptStopLocked(); !errors.Is(err, ErrNotReady) {
+		t.Errorf("stop request before Ready: got %v; want ErrNotReady", err)
+	}
+	_, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	u = bare(ModeCold, control.StateServing)
+	u.beginUpgradeLocked(cancel)
+	if err := u.acceptStopLocked(); !errors.Is(err, ErrUpgradeInProgress) {
+		t.Errorf("stop request while upgrading: got %v; want ErrUpgradeInProgress", err)
+	}
+}
