@@ -103,7 +103,7 @@
 // reference to its socket.
 //
 // A connection that arrives moved (its Moved method reports true, as those
-// delivered by listeners.Inbox do) is an idle keep-alive connection, not a
+// that upgrader.Listen returns after a move do) is an idle keep-alive connection, not a
 // new one: until its first byte it is bounded by IdleTimeout (else
 // ReadTimeout), and ReadHeaderTimeout starts at that byte.
 //

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
@@ -29,8 +30,8 @@ func dialStop(t *testing.T, ctl string) (*wire.Conn, wire.Result) {
 // TestControlStop: a stop request closes Exit, refuses later upgrades, and
 // the connection stays open until Stop, so the client sees EOF only then.
 func TestControlStop(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	u, _ := serving(t, Options{ControlPath: ctl})
 	c, res := dialStop(t, ctl)
 	if !res.OK || res.PID != os.Getpid() {
@@ -64,8 +65,8 @@ func TestControlStop(t *testing.T) {
 // TestControlStopRefusedWhileUpgrading: a process that is not simply
 // serving says why and keeps going; the client may ask again.
 func TestControlStopRefusedWhileUpgrading(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	u := upgradingOn(t, ctl)
 	_, res := dialStop(t, ctl)
 	if res.OK || !strings.Contains(res.Error, "already in progress") {

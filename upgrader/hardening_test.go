@@ -33,8 +33,8 @@ import (
 func TestUpgradeAfterControlSocketFileChanged(t *testing.T) {
 	for _, replace := range []string{"deleted", "symlink"} {
 		t.Run(replace, func(t *testing.T) {
-			checkLeaks(t)
-			dir := shortDir(t)
+			testutil.CheckLeaks(t)
+			dir := testutil.ShortDir(t)
 			ctl := filepath.Join(dir, "ctl.sock")
 			t.Setenv("UPGRADER_TEST_CONTROL", ctl)
 			u, _ := serving(t, Options{ControlPath: ctl, Command: helperCommand("serve")})
@@ -57,7 +57,7 @@ func TestUpgradeAfterControlSocketFileChanged(t *testing.T) {
 
 // Hole 5: abstract control socket names work on Linux.
 func TestAbstractControlSocket(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	ctl := fmt.Sprintf("@handoff-test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	u, _ := serving(t, Options{ControlPath: ctl})
 	if st := status(t, ctl); st.PID != os.Getpid() || st.State != control.StateServing {
@@ -77,8 +77,8 @@ func TestControlPathTooLong(t *testing.T) {
 
 // Hole 8: a status larger than one frame comes in pages.
 func TestStatusComesInPages(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	u, _ := serving(t, Options{ControlPath: ctl})
 	const files = 1100 // with 1,000-byte names: about 1.2 MB of listeners
 	for i := range files {
@@ -117,8 +117,8 @@ func statusFrom(t *testing.T, path string, from int) control.Status {
 
 // Hole 9: a takeover that never says hello must not hold the upgrade slot.
 func TestTakeoverWithoutHelloBlocksNothing(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	u, _ := serving(t, Options{ControlPath: ctl, Command: helperCommand("serve"), UpgradeTimeout: 30 * time.Second})
 	raw, err := net.Dial("unix", ctl)
 	if err != nil {
@@ -156,8 +156,8 @@ func unreadBy(c *net.UnixConn) func() error {
 // Hole 9: many half-sent large frames must not make the server buffer
 // them: each is refused at its header.
 func TestControlFramesBounded(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	serving(t, Options{ControlPath: ctl})
 	const conns, sent = 64, 512 << 10
 	head := make([]byte, 8+sent)
@@ -196,8 +196,8 @@ func heapInUse() int64 {
 // Holes 3 and 7: a new generation trusts neither the pid its predecessor
 // declares nor the draining generations it names; it asks the kernel.
 func TestTakeoverChecksWhatThePeerDeclares(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	fake, err := net.Listen("unix", ctl)
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +270,7 @@ func TestTakeoverRefusesAnotherUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a fake server as another user")
 	}
-	dir := shortDir(t)
+	dir := testutil.ShortDir(t)
 	os.Chmod(dir, 0o777)
 	ctl := filepath.Join(dir, "ctl.sock")
 	cmd, err := startAs(dir, "fakeserver", 65534, 65534, "UPGRADER_TEST_CONTROL="+ctl)
@@ -301,7 +301,7 @@ func TestTakeoverRefusesAnotherUser(t *testing.T) {
 // Hole 6: when the previous generation dies between our Ready and its
 // ReadyAck, this generation owns the set and serves.
 func TestServesWhenPreviousDiesBeforeReadyAck(t *testing.T) {
-	dir := shortDir(t)
+	dir := testutil.ShortDir(t)
 	pidFile, addrFile := filepath.Join(dir, "app.pid"), filepath.Join(dir, "addr")
 	t.Setenv("UPGRADER_TEST_PIDFILE", pidFile)
 	t.Setenv("UPGRADER_TEST_ADDRFILE", addrFile)

@@ -2,29 +2,15 @@ package upgrader
 
 import (
 	"fmt"
-	"net"
-	"os"
 
+	"github.com/handoff-go/handoff/internal/sdnotify"
 	"golang.org/x/sys/unix"
 )
 
-// notify sends state to systemd's notification socket (sd_notify(3)) when
-// NOTIFY_SOCKET is set; otherwise it does nothing. Failures are ignored, as
-// systemd ignores a service that cannot talk to it.
+// notify sends state to systemd (sd_notify(3)) when NOTIFY_SOCKET is set.
+// Failures are ignored, as systemd ignores a service that cannot talk to it.
 func notify(state string) {
-	path := os.Getenv("NOTIFY_SOCKET")
-	if path == "" {
-		return
-	}
-	if path[0] == '@' { // abstract namespace
-		path = "\x00" + path[1:]
-	}
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
+	_ = sdnotify.Send(state)
 }
 
 // notifyReloading tells systemd an upgrade started; MONOTONIC_USEC lets it

@@ -15,6 +15,7 @@ import (
 
 	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/runhooks"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
@@ -27,7 +28,7 @@ func hooked(opts Options, h runhooks.Hooks) Options {
 // TestReplaceKeepsServing: with the Replace hook an upgrade runs the
 // caller's replacement, and on success this process stays the owner.
 func TestReplaceKeepsServing(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	t.Setenv("NOTIFY_SOCKET", "")
 	calls := 0
 	u, addr := serving(t, hooked(Options{}, runhooks.Hooks{Replace: func(ctx context.Context, progress func(string, int, string)) (int, error) {
@@ -58,7 +59,7 @@ func TestReplaceKeepsServing(t *testing.T) {
 // TestReplaceFailureIsAnUpgradeError: a failed or timed-out replacement
 // is an *UpgradeError and leaves the process serving.
 func TestReplaceFailureIsAnUpgradeError(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	t.Setenv("NOTIFY_SOCKET", "")
 	boom := errors.New("child 99 exited (exit status 3)")
 	tests := []struct {
@@ -91,9 +92,9 @@ func TestReplaceFailureIsAnUpgradeError(t *testing.T) {
 // progress and result, then the server hangs up (nothing to linger for),
 // and the status carries the StatusDetail.
 func TestReplaceOverControlSocket(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	t.Setenv("NOTIFY_SOCKET", "")
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	serving(t, hooked(Options{ControlPath: ctl}, runhooks.Hooks{
 		Replace: func(ctx context.Context, progress func(string, int, string)) (int, error) {
 			progress(control.EventStarted, 7, "")

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,54 +22,14 @@ import (
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// checkLeaks fails the test if it ends with more fds or goroutines than it
-// started with. Register it first: cleanups run last-in first-out.
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	fds, gs := openFDs(t), runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var gotFDs, gotGs int
-		err := testutil.Poll(5*time.Second, func() error {
-			gotFDs, gotGs = openFDs(t), runtime.NumGoroutine()
-			if gotFDs > fds || gotGs > gs {
-				return fmt.Errorf("leak: fds %d -> %d, goroutines %d -> %d", fds, gotFDs, gs, gotGs)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Errorf("%v; open fds:\n%s", err, fdList())
-		}
-	})
-}
-
-// fdList lists this process's open fds and what each refers to.
-func fdList() string {
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var b strings.Builder
-	for _, e := range ents {
-		target, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		fmt.Fprintf(&b, "  %s -> %s\n", e.Name(), target)
-	}
-	return b.String()
-}
-
+// openFDs counts this process's open descriptors.
 func openFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
+	t.Helper()
+	fds, err := testutil.OpenFDs(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
-}
-
-// shortDir returns a temporary directory with a path short enough for Unix
-// sockets, removed at cleanup.
-func shortDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("", "up")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
+	return len(fds)
 }
 
 // serving starts an upgrader in this test process, serving X-Pid on a
@@ -137,7 +96,7 @@ func getPID(addr string) string {
 }
 
 func TestColdStartReadyStop(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
 	u, _ := serving(t, Options{PIDFile: pidFile})
 	if got, err := pidfile.Read(pidFile); err != nil || got != os.Getpid() {
@@ -161,7 +120,7 @@ func TestColdStartReadyStop(t *testing.T) {
 }
 
 func TestUpgradeBeforeReady(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	u, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +132,7 @@ func TestUpgradeBeforeReady(t *testing.T) {
 }
 
 func TestUpgradeToChild(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	pidFile := filepath.Join(t.TempDir(), "app.pid")
 	t.Setenv("UPGRADER_TEST_PIDFILE", pidFile) // for the child
 	u, addr := serving(t, Options{PIDFile: pidFile, Command: helperCommand("serve")})
@@ -228,7 +187,7 @@ func TestFailedUpgradesKeepServing(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			checkLeaks(t)
+			testutil.CheckLeaks(t)
 			u, addr := serving(t, Options{Command: helperCommand(tc.mode), UpgradeTimeout: tc.timeout})
 			err := u.Upgrade(context.Background())
 			var ue *UpgradeError
@@ -249,7 +208,7 @@ func TestFailedUpgradesKeepServing(t *testing.T) {
 }
 
 func TestOneUpgradeAtATime(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	u, _ := serving(t, Options{Command: helperCommand("hang"), UpgradeTimeout: time.Minute})
 	first := make(chan error, 1)
 	go func() { first <- u.Upgrade(context.Background()) }()
@@ -269,7 +228,7 @@ func TestOneUpgradeAtATime(t *testing.T) {
 }
 
 func TestUpgradeCancelledByContext(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t)
 	u, _ := serving(t, Options{Command: helperCommand("hang")})
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -282,8 +241,8 @@ func TestUpgradeCancelledByContext(t *testing.T) {
 }
 
 func TestTakeover(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	old, addr := serving(t, Options{ControlPath: ctl})
 	nu, err := New(Options{ControlPath: ctl})
 	if err != nil {
@@ -320,8 +279,8 @@ func TestTakeover(t *testing.T) {
 }
 
 func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	upgradingOn(t, ctl)
 	_, err := New(Options{ControlPath: ctl})
 	var ae *wire.AbortError
@@ -331,8 +290,8 @@ func TestTakeoverRefusedWhileUpgrading(t *testing.T) {
 }
 
 func TestStaleControlSocketReplaced(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	stale, err := net.Listen("unix", ctl)
 	if err != nil {
 		t.Fatal(err)
@@ -379,8 +338,8 @@ func status(t *testing.T, path string) control.Status {
 // TestControlUpgradeRefusedGetsResult: a control client whose upgrade is
 // refused must be told why, not hung up on.
 func TestControlUpgradeRefusedGetsResult(t *testing.T) {
-	checkLeaks(t)
-	ctl := filepath.Join(shortDir(t), "ctl.sock")
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
 	upgradingOn(t, ctl)
 	c := request(t, ctl, wire.Request{Op: wire.OpUpgrade})
 	var res wire.Result

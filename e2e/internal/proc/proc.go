@@ -7,13 +7,11 @@
 package proc
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -21,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/handoff-go/handoff/internal/pidfile"
+	"github.com/handoff-go/handoff/internal/procfs"
 )
 
 // Exit is how and when a child ended.
@@ -157,30 +156,13 @@ func (r *Reaper) CPUOf(pids []int) []time.Duration {
 }
 
 // State is what /proc/<pid>/stat says of a process.
-type State struct {
-	State byte // 'R', 'S', 'Z', ...
-	PPID  int
-	PGRP  int
-}
+type State = procfs.Stat
 
 // ReadState reads /proc/<pid>/stat; ok is false once the process is gone
 // (reaped).
 func ReadState(pid int) (st State, ok bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return State{}, false
-	}
-	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
-	if i < 0 {
-		return State{}, false
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 3 {
-		return State{}, false
-	}
-	ppid, _ := strconv.Atoi(f[1])
-	pgrp, _ := strconv.Atoi(f[2])
-	return State{State: f[0][0], PPID: ppid, PGRP: pgrp}, true
+	st, err := procfs.ReadStat(pid)
+	return st, err == nil
 }
 
 // Alive reports whether pid runs; a zombie does not.
