@@ -84,11 +84,9 @@ func bootUnits(t *testing.T, unified bool) *unitBox {
 			t.Fatal(err)
 		}
 	}
-	if ln, err := net.Listen("tcp", shippedAddr); err != nil {
+	if err := claimShippedAddr(t); err != nil {
 		b.addr = freeAddr(t)
 		t.Logf("%s is taken on this host (%v): the units listen on %s instead", shippedAddr, err, b.addr)
-	} else {
-		ln.Close()
 	}
 	installUnits(t, units, shippedAddr, b.addr)
 	deploy(t, bins.demo, filepath.Join(b.bin, "demo"))
@@ -125,6 +123,31 @@ func bootUnits(t *testing.T, unified bool) *unitBox {
 	}
 	t.Logf("booted systemd (cgroup2=%v) in %v", unified, time.Since(start).Round(time.Millisecond))
 	return b
+}
+
+// claimShippedAddr makes 127.0.0.1:8080 this test's until it ends, or
+// says why it cannot be. The containers share the host's network, and a
+// second test binary (a second `go test ./...` beside this one) boots its
+// own: seeing the port free is not enough, since the other one may have
+// seen it free too and its container bind it first, and then one
+// demo.socket fails or one test's clients reach the other's server. An
+// abstract Unix socket named after the port is the claim: only one
+// process can hold it, and it goes with the process, leaving no file.
+func claimShippedAddr(t *testing.T) error {
+	t.Helper()
+	claim, err := net.Listen("unix", "@handoff-e2e-"+shippedAddr)
+	if err != nil {
+		return fmt.Errorf("another test binary's container uses it: %w", err)
+	}
+	ln, err := net.Listen("tcp", shippedAddr)
+	if err != nil {
+		claim.Close()
+		return err
+	}
+	ln.Close()
+	// Cleanups run last first: this one after the container's Close.
+	t.Cleanup(func() { claim.Close() })
+	return nil
 }
 
 // installUnits copies the shipped units into dir, with addr for from.

@@ -184,17 +184,33 @@ func (m *Machine) Close() error {
 	return errors.Join(errs...)
 }
 
+// sigPoweroff asks systemd to start poweroff.target: SIGRTMIN+4 in
+// systemd(1), glibc's SIGRTMIN being 34. machinectl poweroff sends it too.
+const sigPoweroff = syscall.Signal(34 + 4)
+
 // stop powers off, then kills: SIGKILL to the container's init ends its
-// whole pid namespace, and to nspawn's group ends nspawn.
+// whole pid namespace, and to nspawn's group ends nspawn. The poweroff is
+// a signal to the container's init, not a `systemctl poweroff` run inside
+// it: that one needs two processes to start and a bus call to be answered
+// within its own deadline, and on a loaded host it could fail unseen,
+// leaving the wait below to time out on a container never asked to go.
 func (m *Machine) stop() error {
 	pid := m.nspawn
 	m.nspawn = 0
 	if m.leader != 0 {
-		m.Run(10*time.Second, "systemctl", "poweroff", "--no-block")
+		if err := syscall.Kill(m.leader, sigPoweroff); err != nil {
+			return m.kill(pid, fmt.Errorf("nspawn: ask pid %d to power off: %w", m.leader, err))
+		}
 	}
 	if _, ok := reaped(m.cfg.Reaper, pid, 20*time.Second); ok {
 		return nil
 	}
+	return m.kill(pid, fmt.Errorf("nspawn: the container did not power off within 20s; killed\nconsole:\n%s", tailFile(m.Log, 30)))
+}
+
+// kill ends the container and nspawn (pid) by SIGKILL and returns why it
+// had to.
+func (m *Machine) kill(pid int, why error) error {
 	if m.leader != 0 {
 		syscall.Kill(m.leader, syscall.SIGKILL)
 	}
@@ -202,7 +218,7 @@ func (m *Machine) stop() error {
 	if _, ok := reaped(m.cfg.Reaper, pid, 10*time.Second); !ok {
 		return fmt.Errorf("nspawn: pid %d outlived SIGKILL", pid)
 	}
-	return fmt.Errorf("nspawn: the container did not power off within 20s; killed")
+	return why
 }
 
 // removeCgroup removes dir and the cgroups systemd made under it, deepest
