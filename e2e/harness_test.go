@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -40,6 +41,13 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// Every test here starts real processes; the helper packages
+		// under e2e/internal keep their own unit tests in -short.
+		fmt.Println("e2e: -short: skipping the multi-process tests (run go test ./... for them)")
+		return 0
+	}
 	// The fd counts the tests compare must be the servers' own.
 	if err := harness.CloseInheritedOnExec(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -32,9 +32,6 @@ import (
 // left, and at the end every connection is answered by the last pid on its
 // original socket. Without moving, the first upgrade closes all 1,000.
 func TestManyIdleConnsManyUpgrades(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipped with -short: 100 upgrades of 1,000 connections")
-	}
 	const conns, upgrades = 1000, 100
 	d := startDemo(t)
 	rcs := make([]*rawConn, conns)
