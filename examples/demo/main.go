@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/handoff-go/handoff/examples/demo/demoapp"
 	"github.com/handoff-go/handoff/httpdrain"
 	"github.com/handoff-go/handoff/upgrader"
 )
@@ -66,7 +67,7 @@ func main() {
 	flag.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
 	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
-	log, err := newLogger(*logFormat)
+	log, err := demoapp.NewLogger(*logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(2)
@@ -75,18 +76,6 @@ func main() {
 		log.Error("demo failed", "pid", os.Getpid(), "err", err)
 		os.Exit(1)
 	}
-}
-
-// newLogger logs to stderr in format: text for people, json for programs
-// that read the log (the bench does).
-func newLogger(format string) (*slog.Logger, error) {
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil)), nil
-	}
-	return nil, fmt.Errorf("-log-format %q: want text or json", format)
 }
 
 func run(cfg config, log *slog.Logger) error {
@@ -118,7 +107,7 @@ func run(cfg config, log *slog.Logger) error {
 	if cfg.moveConns {
 		opts.Mover = u.ConnMover()
 	}
-	srv := httpdrain.New(&http.Server{Handler: handler(), ReadHeaderTimeout: 10 * time.Second}, opts)
+	srv := httpdrain.New(&http.Server{Handler: demoapp.Handler(), ReadHeaderTimeout: 10 * time.Second}, opts)
 	if cfg.tlsCert != "" {
 		go srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
 	} else {
@@ -160,33 +149,6 @@ func drain(srv *httpdrain.Server, timeout time.Duration, log *slog.Logger) error
 	}
 	log.Info("drained; exiting", "took", time.Since(start).Round(time.Millisecond).String())
 	return nil
-}
-
-func handler() http.Handler {
-	pid := strconv.Itoa(os.Getpid())
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Pid", pid)
-		if id := r.Header.Get("X-Id"); id != "" {
-			w.Header().Set("X-Id", id) // lets a client pair each answer with its request
-		}
-		fmt.Fprintf(w, "hello from pid %s\n", pid)
-	})
-	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
-		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
-		if err != nil || ms < 0 || ms > 600_000 {
-			http.Error(w, "ms must be a whole number of milliseconds up to 600000", http.StatusBadRequest)
-			return
-		}
-		select {
-		case <-time.After(time.Duration(ms) * time.Millisecond):
-		case <-r.Context().Done():
-			return
-		}
-		w.Header().Set("X-Pid", pid)
-		fmt.Fprintf(w, "slept %d ms in pid %s\n", ms, pid)
-	})
-	return mux
 }
 
 func listenExtra(u *upgrader.Upgrader, n int) ([]net.Listener, error) {

@@ -1,4 +1,4 @@
-// Command plaindemo serves the demo's handler (e2e/internal/demohttp) on
+// Command plaindemo serves the demo's handler (examples/demo/demoapp) on
 // a plain http.Server, with no upgrader, no drain and no extra listeners:
 // the baseline the bench measures the demo's steady-state throughput
 // against. It writes -pid-file once it serves and exits on SIGTERM or
@@ -16,11 +16,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/handoff-go/handoff/e2e/internal/demohttp"
+	"github.com/handoff-go/handoff/e2e/internal/peer"
+	"github.com/handoff-go/handoff/examples/demo/demoapp"
 )
 
 func main() {
-	var f demohttp.Flags
+	var f peer.Flags
 	f.Register(flag.CommandLine, "127.0.0.1:8082")
 	flag.Parse()
 	if err := run(f.Listen, f.PIDFile); err != nil {
@@ -34,10 +35,10 @@ func run(listen, pidFile string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: demohttp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: demoapp.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	if pidFile != "" {
-		if err := demohttp.WritePIDFile(pidFile); err != nil {
+		if err := peer.WritePIDFile(pidFile); err != nil {
 			return err
 		}
 	}

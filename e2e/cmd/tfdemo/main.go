@@ -26,16 +26,17 @@ import (
 
 	"github.com/cloudflare/tableflip"
 
-	"github.com/handoff-go/handoff/e2e/internal/demohttp"
+	"github.com/handoff-go/handoff/e2e/internal/peer"
+	"github.com/handoff-go/handoff/examples/demo/demoapp"
 )
 
 func main() {
-	var f demohttp.Flags
+	var f peer.Flags
 	f.Register(flag.CommandLine, "127.0.0.1:8081")
 	eventsPath := flag.String("events", "", "append lifecycle events to this file as JSON lines")
 	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
-	log, err := demohttp.NewLogger(*logFormat)
+	log, err := demoapp.NewLogger(*logFormat)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tfdemo:", err)
 		os.Exit(2)
@@ -82,7 +83,7 @@ func run(listen, pidFile string, extra int, log *slog.Logger, ev *events) error 
 			return fmt.Errorf("extra listener %d: %w", i, err)
 		}
 	}
-	server := &http.Server{Handler: demohttp.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	server := &http.Server{Handler: demoapp.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go server.Serve(ln)
 	if err := upg.Ready(); err != nil {
 		return err

@@ -1,15 +1,14 @@
-package demohttp
+package demoapp
 
 import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
 
-func TestHandlerAnswersAsTheDemo(t *testing.T) {
+func TestHandler(t *testing.T) {
 	tests := []struct {
 		name, target, id string
 		wantStatus       int
@@ -41,16 +40,13 @@ func TestHandlerAnswersAsTheDemo(t *testing.T) {
 	}
 }
 
-func TestWritePIDFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pid")
-	if err := WritePIDFile(path); err != nil {
-		t.Fatal(err)
+func TestNewLogger(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		if _, err := NewLogger(format); err != nil {
+			t.Errorf("NewLogger(%q): %v", format, err)
+		}
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(b), strconv.Itoa(os.Getpid())+"\n"; got != want {
-		t.Errorf("pid file: got %q; want %q", got, want)
+	if _, err := NewLogger("xml"); err == nil {
+		t.Error("NewLogger(\"xml\"): no error; want one naming the format")
 	}
 }

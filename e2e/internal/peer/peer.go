@@ -1,0 +1,36 @@
+// Package peer is what the servers the bench compares with examples/demo
+// (e2e/cmd/tfdemo, e2e/cmd/plaindemo) share besides the demo's handler
+// (examples/demo/demoapp): the flags the bench passes every server, and
+// the pid file by which it finds the one serving.
+package peer
+
+import (
+	"flag"
+	"os"
+	"strconv"
+)
+
+// Flags are what the bench tells every server it compares.
+type Flags struct {
+	Listen         string
+	PIDFile        string
+	ExtraListeners int
+}
+
+// Register defines -listen (listen by default), -pid-file and
+// -extra-listeners on fs.
+func (f *Flags) Register(fs *flag.FlagSet, listen string) {
+	fs.StringVar(&f.Listen, "listen", listen, "TCP address to serve HTTP on")
+	fs.StringVar(&f.PIDFile, "pid-file", "", "write the serving process's pid here")
+	fs.IntVar(&f.ExtraListeners, "extra-listeners", 0, "idle listeners to hold besides, on 127.0.0.1 (plaindemo holds none)")
+}
+
+// WritePIDFile writes this process's pid to path, atomically: a reader
+// sees no file or the whole pid.
+func WritePIDFile(path string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
