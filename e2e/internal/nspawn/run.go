@@ -4,12 +4,10 @@ package nspawn
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -159,92 +157,6 @@ func nsPID(host int) (int, bool) {
 		}
 	}
 	return 0, false
-}
-
-// Close powers the container off, kills it if it does not go within a
-// deadline, and removes its cgroup directories and nspawn's runtime
-// leftovers. It is safe to call on a machine that never booted.
-func (m *Machine) Close() error {
-	var errs []error
-	if m.nspawn != 0 {
-		if err := m.stop(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for i := len(m.cgroups) - 1; i >= 0; i-- {
-		if err := removeCgroup(m.cgroups[i]); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	m.cgroups = nil
-	for _, dir := range []string{"/run/systemd/nspawn/propagate/" + m.cfg.Name,
-		"/run/systemd/nspawn/propagate", "/run/systemd/nspawn", "/run/systemd/nspawn-root"} {
-		os.Remove(dir) // only if empty: another container may use them
-	}
-	return errors.Join(errs...)
-}
-
-// sigPoweroff asks systemd to start poweroff.target: SIGRTMIN+4 in
-// systemd(1), glibc's SIGRTMIN being 34. machinectl poweroff sends it too.
-const sigPoweroff = syscall.Signal(34 + 4)
-
-// stop powers off, then kills: SIGKILL to the container's init ends its
-// whole pid namespace, and to nspawn's group ends nspawn. The poweroff is
-// a signal to the container's init, not a `systemctl poweroff` run inside
-// it: that one needs two processes to start and a bus call to be answered
-// within its own deadline, and on a loaded host it could fail unseen,
-// leaving the wait below to time out on a container never asked to go.
-func (m *Machine) stop() error {
-	pid := m.nspawn
-	m.nspawn = 0
-	if m.leader != 0 {
-		if err := syscall.Kill(m.leader, sigPoweroff); err != nil {
-			return m.kill(pid, fmt.Errorf("nspawn: ask pid %d to power off: %w", m.leader, err))
-		}
-	}
-	if _, ok := reaped(m.cfg.Reaper, pid, 20*time.Second); ok {
-		return nil
-	}
-	return m.kill(pid, fmt.Errorf("nspawn: the container did not power off within 20s; killed\nconsole:\n%s", tailFile(m.Log, 30)))
-}
-
-// kill ends the container and nspawn (pid) by SIGKILL and returns why it
-// had to.
-func (m *Machine) kill(pid int, why error) error {
-	if m.leader != 0 {
-		syscall.Kill(m.leader, syscall.SIGKILL)
-	}
-	syscall.Kill(-pid, syscall.SIGKILL)
-	if _, ok := reaped(m.cfg.Reaper, pid, 10*time.Second); !ok {
-		return fmt.Errorf("nspawn: pid %d outlived SIGKILL", pid)
-	}
-	return why
-}
-
-// removeCgroup removes dir and the cgroups systemd made under it, deepest
-// first, waiting briefly for their last processes to be gone.
-func removeCgroup(dir string) error {
-	var dirs []string
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for i := len(dirs) - 1; i >= 0; i-- {
-		for {
-			err := os.Remove(dirs[i])
-			if err == nil || errors.Is(err, os.ErrNotExist) {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("nspawn: remove cgroup %s: %w", dirs[i], err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return nil
 }
 
 // Journal returns the container's journal for unit (short format).
