@@ -238,6 +238,52 @@ func (d *demoProc) waitServes(t *testing.T, pid int) {
 	}
 }
 
+// sighup sends SIGHUP to old and returns the new pid once the pid file
+// names it.
+func (d *demoProc) sighup(t *testing.T, old int) int {
+	t.Helper()
+	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+		t.Fatalf("SIGHUP %d: %v", old, err)
+	}
+	return d.waitPID(t, func(p int) bool { return p != old })
+}
+
+// upgradeBySignalNoWait upgrades old by SIGHUP and returns the new pid
+// once it serves, without waiting for old to exit.
+func (d *demoProc) upgradeBySignalNoWait(t *testing.T, old int) int {
+	t.Helper()
+	next := d.sighup(t, old)
+	d.waitServes(t, next)
+	return next
+}
+
+// upgradeBySignal is upgradeBySignalNoWait that also waits until old has
+// exited 0.
+func (d *demoProc) upgradeBySignal(t *testing.T, old int) int {
+	t.Helper()
+	next := d.upgradeBySignalNoWait(t, old)
+	waitExit0(t, old, 15*time.Second)
+	return next
+}
+
+// upgradeTo upgrades old by SIGHUP and returns the new pid once old has
+// exited 0. Unlike upgradeBySignal it sends no request of its own: the
+// moving tests count every connection and request.
+func (d *demoProc) upgradeTo(t *testing.T, old int) int {
+	t.Helper()
+	next := d.sighup(t, old)
+	waitExit0(t, old, 10*time.Second)
+	return next
+}
+
+// waitExit0 waits until pid is gone and checks it exited 0.
+func waitExit0(t *testing.T, pid int, within time.Duration) {
+	t.Helper()
+	if rec := waitGone(t, pid, within); !rec.OK() {
+		t.Fatalf("pid %d ended with %v; want exit status 0", pid, rec)
+	}
+}
+
 // getPID does one GET / on a fresh connection and returns X-Pid, or the
 // error for a failure message.
 func getPID(addr string) string {

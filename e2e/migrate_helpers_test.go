@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -142,33 +141,6 @@ func holder(addr string, rc *rawConn, pids ...int) int {
 		}
 	}
 	return 0
-}
-
-// sighup sends SIGHUP to pid and waits for a new pid in the pid file.
-func (d *demoProc) sighup(t *testing.T, old int) int {
-	t.Helper()
-	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
-		t.Fatalf("SIGHUP %d: %v", old, err)
-	}
-	return d.waitPID(t, func(p int) bool { return p != old })
-}
-
-// upgradeTo upgrades old by SIGHUP and returns the new pid once old has
-// exited 0. Unlike upgradeBySignal it sends no request of its own: the
-// moving tests count every connection and request.
-func (d *demoProc) upgradeTo(t *testing.T, old int) int {
-	t.Helper()
-	next := d.sighup(t, old)
-	waitExit0(t, old, 10*time.Second)
-	return next
-}
-
-// waitExit0 waits until pid is gone and checks it exited 0.
-func waitExit0(t *testing.T, pid int, within time.Duration) {
-	t.Helper()
-	if rec := waitGone(t, pid, within); !rec.OK() {
-		t.Fatalf("pid %d ended with %v; want exit status 0", pid, rec)
-	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -44,17 +44,6 @@ func TestUpgradeBySIGHUP(t *testing.T) {
 	}
 }
 
-// upgradeBySignal sends SIGHUP to old and returns the new pid once it
-// serves and old has exited 0.
-func (d *demoProc) upgradeBySignal(t *testing.T, old int) int {
-	t.Helper()
-	next := d.upgradeBySignalNoWait(t, old)
-	if rec := waitGone(t, old, 15*time.Second); !rec.Status.Exited() || rec.Status.ExitStatus() != 0 {
-		t.Fatalf("old pid %d ended with %v; want exit status 0", old, rec)
-	}
-	return next
-}
-
 // waitRequests waits until run has completed n more requests.
 func waitRequests(t *testing.T, run *load.Run, n int64) {
 	t.Helper()
@@ -261,16 +250,4 @@ func TestUpgradeWhileOlderGenerationsDrain(t *testing.T) {
 	if gen3 == gen2 {
 		t.Fatal("no new generation after gen 1 finished draining")
 	}
-}
-
-// upgradeBySignalNoWait is upgradeBySignal without waiting for the old
-// generation to exit.
-func (d *demoProc) upgradeBySignalNoWait(t *testing.T, old int) int {
-	t.Helper()
-	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
-		t.Fatalf("SIGHUP %d: %v", old, err)
-	}
-	next := d.waitPID(t, func(p int) bool { return p != old })
-	d.waitServes(t, next)
-	return next
 }
