@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,46 +30,6 @@ func openFDs(t *testing.T) int {
 	return len(fds)
 }
 
-// serving starts an upgrader in this test process, serving X-Pid on a
-// fresh listener named "http", and returns it with its address.
-func serving(t *testing.T, opts Options) (*Upgrader, string) {
-	t.Helper()
-	u, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(u.Stop)
-	ln, err := u.Listen("http", "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: pidHandler()}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	if err := u.Ready(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { <-u.Exit(); ln.Close() }()
-	return u, ln.Addr().String()
-}
-
-// reapAtCleanup kills pid (a helper generation) at cleanup and waits until
-// it is gone; the upgrader's own Wait reaps it.
-func reapAtCleanup(t *testing.T, pid int) {
-	t.Cleanup(func() {
-		syscall.Kill(pid, syscall.SIGKILL)
-		err := testutil.Poll(5*time.Second, func() error {
-			if alive(control.Peer{PID: pid}) {
-				return fmt.Errorf("helper pid %d outlived SIGKILL", pid)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Error(err)
-		}
-	})
-}
-
 // checkExited fails the test unless Exit is closed, for reason want.
 func checkExited(t *testing.T, u *Upgrader, want exitReason) {
 	t.Helper()
@@ -83,16 +41,6 @@ func checkExited(t *testing.T, u *Upgrader, want exitReason) {
 	if got := exitReasonOf(u); got != want {
 		t.Errorf("exit reason: got %d; want %d", got, want)
 	}
-}
-
-func getPID(addr string) string {
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := c.Get("http://" + addr + "/")
-	if err != nil {
-		return err.Error()
-	}
-	resp.Body.Close()
-	return resp.Header.Get("X-Pid")
 }
 
 func TestColdStartReadyStop(t *testing.T) {
