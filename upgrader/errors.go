@@ -10,17 +10,17 @@ import (
 // Errors a caller can branch on.
 var (
 	// ErrNotReady: an upgrade was asked for before Ready.
-	ErrNotReady = errors.New("upgrader: not ready yet")
+	ErrNotReady error = &codedError{"upgrader: not ready yet", control.CodeNotReady}
 	// ErrUpgradeInProgress: another upgrade (or takeover) is running.
-	ErrUpgradeInProgress = errors.New("upgrader: an upgrade is already in progress")
+	ErrUpgradeInProgress error = &codedError{"upgrader: an upgrade is already in progress", control.CodeInProgress}
 	// ErrHandedOver: this process has already handed its sockets on.
-	ErrHandedOver = errors.New("upgrader: already handed over to the next generation")
+	ErrHandedOver error = &codedError{"upgrader: already handed over to the next generation", control.CodeHandedOver}
 	// ErrStopped: Stop was called.
-	ErrStopped = errors.New("upgrader: stopped")
+	ErrStopped error = &codedError{"upgrader: stopped", control.CodeStopping}
 	// ErrTooManyDraining: MaxDraining older generations are still draining.
-	ErrTooManyDraining = errors.New("upgrader: too many generations still draining")
+	ErrTooManyDraining error = &codedError{"upgrader: too many generations still draining", control.CodeTooManyDraining}
 	// ErrNotSupported: the platform cannot pass sockets between processes.
-	ErrNotSupported = errors.New("upgrader: upgrades are not supported on this platform")
+	ErrNotSupported error = &codedError{"upgrader: upgrades are not supported on this platform", control.CodeUnsupported}
 	// ErrAlreadyReady: Ready was called twice.
 	ErrAlreadyReady = errors.New("upgrader: Ready already called")
 	// ErrPIDFile: Ready could not write the pid file. This process serves
@@ -28,22 +28,21 @@ var (
 	ErrPIDFile = errors.New("upgrader: serving, but the pid file was not written")
 )
 
-// resultCode is the protocol's name for why a request failed.
+// codedError is a sentinel that a control client is told about by its
+// result code: the code stands beside the error, in one place.
+type codedError struct {
+	msg  string
+	code string // one of control's Code constants
+}
+
+func (e *codedError) Error() string { return e.msg }
+
+// resultCode is the protocol's name for why a request failed: the code of
+// the sentinel err wraps, or CodeFailed.
 func resultCode(err error) string {
-	for _, c := range [...]struct {
-		err  error
-		code string
-	}{
-		{ErrStopped, control.CodeStopping},
-		{ErrUpgradeInProgress, control.CodeInProgress},
-		{ErrHandedOver, control.CodeHandedOver},
-		{ErrNotReady, control.CodeNotReady},
-		{ErrTooManyDraining, control.CodeTooManyDraining},
-		{ErrNotSupported, control.CodeUnsupported},
-	} {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
+	var c *codedError
+	if errors.As(err, &c) {
+		return c.code
 	}
 	return control.CodeFailed
 }

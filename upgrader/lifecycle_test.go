@@ -144,3 +144,27 @@ func TestStopRequestRefusesUpgrades(t *testing.T) {
 		t.Errorf("stop request while upgrading: got %v; want ErrUpgradeInProgress", err)
 	}
 }
+
+// TestResultCode: a refusal tells the control client its sentinel's code,
+// however deeply wrapped; anything else is CodeFailed.
+func TestResultCode(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{ErrStopped, control.CodeStopping},
+		{fmt.Errorf("stop: %w", ErrStopped), control.CodeStopping},
+		{ErrUpgradeInProgress, control.CodeInProgress},
+		{ErrHandedOver, control.CodeHandedOver},
+		{fmt.Errorf("%w: cannot stop before it serves", ErrNotReady), control.CodeNotReady},
+		{ErrTooManyDraining, control.CodeTooManyDraining},
+		{ErrNotSupported, control.CodeUnsupported},
+		{ErrAlreadyReady, control.CodeFailed},
+		{&UpgradeError{Step: "start", Err: errors.New("exec: no such file")}, control.CodeFailed},
+	}
+	for _, tt := range tests {
+		if got := resultCode(tt.err); got != tt.want {
+			t.Errorf("resultCode(%q): got %q; want %q", tt.err, got, tt.want)
+		}
+	}
+}
