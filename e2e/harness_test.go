@@ -6,17 +6,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/harness"
-	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/internal/testutil"
 )
@@ -284,6 +281,34 @@ func waitExit0(t *testing.T, pid int, within time.Duration) {
 	}
 }
 
+// quietFDs waits until pid's fd count settles at want (or, with want < 0,
+// just stops changing) and returns it. Connections of finished clients
+// close asynchronously, so the count is polled; a leak never settles.
+func quietFDs(t *testing.T, pid, want int) int {
+	t.Helper()
+	var got int
+	stable := 0
+	err := harness.Poll(10*time.Second, func() bool {
+		n := harness.FDCount(pid)
+		if n == got {
+			stable++
+		} else {
+			got, stable = n, 0
+		}
+		if want >= 0 {
+			return got == want
+		}
+		return stable >= 20
+	})
+	if err != nil {
+		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, testutil.FDList(pid))
+	}
+	if want < 0 {
+		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, testutil.FDList(pid))
+	}
+	return got
+}
+
 // getPID does one GET / on a fresh connection and returns X-Pid, or the
 // error for a failure message.
 func getPID(addr string) string {
@@ -318,26 +343,11 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func procLines(path string) []string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil
-	}
-	return strings.Split(string(b), "\n")
-}
-
 // makeStaleSocket leaves a Unix socket file at path that nobody listens on,
 // as a crashed server would.
 func makeStaleSocket(t *testing.T, path string) {
 	t.Helper()
-	ln, err := net.Listen("unix", path)
-	if err != nil {
+	if err := harness.StaleSocket(path); err != nil {
 		t.Fatal(err)
 	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	ln.Close()
-}
-
-func loadStart(addr string, clients int) *load.Run {
-	return load.Start(load.Config{Addr: addr, Clients: clients, Mode: load.Mixed, MaxDuration: time.Minute})
 }

@@ -8,10 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -107,31 +105,9 @@ func (rc *rawConn) waitEOF(within time.Duration) error {
 	return fmt.Errorf("got byte %q, err %v; want EOF", b, err)
 }
 
-// serverInode finds the inode of the server's end of the TCP connection
-// from client port cport to server address srv, in /proc/net/tcp.
-func serverInode(srv string, cport int) (string, bool) {
-	ap, err := net.ResolveTCPAddr("tcp", srv)
-	if err != nil {
-		return "", false
-	}
-	local := fmt.Sprintf("0100007F:%04X", ap.Port)
-	remote := fmt.Sprintf("0100007F:%04X", cport)
-	b, err := os.ReadFile("/proc/net/tcp")
-	if err != nil {
-		return "", false
-	}
-	for _, line := range strings.Split(string(b), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) > 9 && f[1] == local && f[2] == remote {
-			return f[9], true
-		}
-	}
-	return "", false
-}
-
 // holder reports which of pids holds the server end of rc, 0 if none.
 func holder(addr string, rc *rawConn, pids ...int) int {
-	ino, ok := serverInode(addr, rc.port())
+	ino, ok := harness.ServerInode(addr, rc.port())
 	if !ok {
 		return 0
 	}

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/harness"
-	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/nspawn"
 	"github.com/handoff-go/handoff/internal/testutil"
 )
@@ -279,7 +278,7 @@ func testSocketColdStart(t *testing.T, b *unitBox) {
 
 func testReloadsUnderLoad(t *testing.T, b *unitBox) {
 	pid := b.activate(t)
-	run := load.Start(load.Config{Addr: b.addr, Clients: 32, Mode: load.Mixed, MaxDuration: 2 * time.Minute})
+	run := loadStart(b.addr, 32)
 	defer run.Stop()
 	watch := watchUnitState(b.m)
 	defer watch.stop()
@@ -352,7 +351,7 @@ func (w *stateWatch) stop() map[string]int {
 
 func testBadDeploy(t *testing.T, b *unitBox) {
 	pid := b.activate(t)
-	run := load.Start(load.Config{Addr: b.addr, Clients: 32, Mode: load.Mixed, MaxDuration: 2 * time.Minute})
+	run := loadStart(b.addr, 32)
 	defer run.Stop()
 	waitRequests(t, run, 50)
 	exe := filepath.Join(b.bin, "demo")
@@ -479,11 +478,11 @@ func (b *unitBox) slowInFlight(t *testing.T, pid, ms int) <-chan string {
 	if host == 0 {
 		t.Fatalf("container pid %d: not found on the host", pid)
 	}
-	before := established(host, b.addr)
+	before := harness.Established(host, b.addr)
 	ch := make(chan string, 1)
 	go func() { ch <- slowGet(b.addr, ms) }()
 	var got int
-	if err := harness.Poll(10*time.Second, func() bool { got = established(host, b.addr); return got > before }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { got = harness.Established(host, b.addr); return got > before }); err != nil {
 		t.Fatalf("slow request to pid %d (host pid %d): not in flight (%d connections): %v", pid, host, got, err)
 	}
 	return ch
@@ -504,7 +503,7 @@ func (b *unitBox) cgroupProcs(t *testing.T) string {
 func testKill9Restart(t *testing.T, b *unitBox) {
 	pid := b.activate(t)
 	pid = b.reloadOK(t, "reload before the kill", pid) // MainPID is now no child of systemd
-	run := load.Start(load.Config{Addr: b.addr, Clients: 32, Mode: load.Mixed, MaxDuration: 2 * time.Minute})
+	run := loadStart(b.addr, 32)
 	defer run.Stop()
 	waitRequests(t, run, 50)
 	if out, code, err := b.m.Run(10*time.Second, "kill", "-9", strconv.Itoa(pid)); err != nil || code != 0 {

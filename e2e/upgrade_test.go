@@ -16,7 +16,6 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
-	"github.com/handoff-go/handoff/internal/testutil"
 )
 
 // TestUpgradeBySIGHUP upgrades the demo ten times by SIGHUP while clients
@@ -28,7 +27,7 @@ func TestUpgradeBySIGHUP(t *testing.T) {
 	pid := d.first
 	baseline := quietFDs(t, pid, -1)
 	for i := range 10 {
-		run := load.Start(load.Config{Addr: d.addr, Clients: 4, Mode: load.Mixed, MaxDuration: 30 * time.Second})
+		run := loadStart(d.addr, 4)
 		waitRequests(t, run, 20)
 		next := d.upgradeBySignal(t, pid)
 		waitRequests(t, run, 20) // some load on the new generation too
@@ -44,6 +43,12 @@ func TestUpgradeBySIGHUP(t *testing.T) {
 	}
 }
 
+// loadStart starts clients that send mixed keep-alive and new-connection
+// requests to addr, for at most two minutes.
+func loadStart(addr string, clients int) *load.Run {
+	return load.Start(load.Config{Addr: addr, Clients: clients, Mode: load.Mixed, MaxDuration: 2 * time.Minute})
+}
+
 // waitRequests waits until run has completed n more requests.
 func waitRequests(t *testing.T, run *load.Run, n int64) {
 	t.Helper()
@@ -54,34 +59,6 @@ func waitRequests(t *testing.T, run *load.Run, n int64) {
 	}
 }
 
-// quietFDs waits until pid's fd count settles at want (or, with want < 0,
-// just stops changing) and returns it. Connections of finished clients
-// close asynchronously, so the count is polled; a leak never settles.
-func quietFDs(t *testing.T, pid, want int) int {
-	t.Helper()
-	var got int
-	stable := 0
-	err := harness.Poll(10*time.Second, func() bool {
-		n := harness.FDCount(pid)
-		if n == got {
-			stable++
-		} else {
-			got, stable = n, 0
-		}
-		if want >= 0 {
-			return got == want
-		}
-		return stable >= 20
-	})
-	if err != nil {
-		t.Fatalf("pid %d open fds: got %d; want %d:\n%s", pid, got, want, testutil.FDList(pid))
-	}
-	if want < 0 {
-		t.Logf("pid %d settled at %d open fds:\n%s", pid, got, testutil.FDList(pid))
-	}
-	return got
-}
-
 // TestBrokenDeployKeepsServing replaces the executable with one that exits
 // at once: the upgrade fails, the old process keeps serving from the same
 // pid, and putting a good binary back upgrades again.
@@ -89,7 +66,7 @@ func TestBrokenDeployKeepsServing(t *testing.T) {
 	d := startDemo(t)
 	old := d.first
 	deploy(t, bins.broken, d.exe)
-	run := load.Start(load.Config{Addr: d.addr, Clients: 4, Mode: load.Mixed, MaxDuration: 30 * time.Second})
+	run := loadStart(d.addr, 4)
 	waitRequests(t, run, 20)
 	syscall.Kill(old, syscall.SIGHUP)
 	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(d.log(), "upgrade failed") }); err != nil {
@@ -198,27 +175,9 @@ func slowGet(addr string, ms int) string {
 func waitInFlight(t *testing.T, d *demoProc, pid, n int) {
 	t.Helper()
 	var got int
-	if err := harness.Poll(10*time.Second, func() bool { got = established(pid, d.addr); return got >= n }); err != nil {
+	if err := harness.Poll(10*time.Second, func() bool { got = harness.Established(pid, d.addr); return got >= n }); err != nil {
 		t.Fatalf("pid %d: %d connections in flight; want %d", pid, got, n)
 	}
-}
-
-// established counts the connections to addr that pid has accepted, from
-// /proc/<pid>/net/tcp (the local port, state 01 = ESTABLISHED), restricted
-// to sockets pid holds open.
-func established(pid int, addr string) int {
-	_, port, _ := strings.Cut(addr, ":")
-	p, _ := strconv.Atoi(port)
-	want := fmt.Sprintf(":%04X ", p)
-	inodes := harness.SocketInodes(pid)
-	n := 0
-	for _, line := range procLines(fmt.Sprintf("/proc/%d/net/tcp", pid)) {
-		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[1]+" ", want) && f[3] == "01" && inodes[f[9]] {
-			n++
-		}
-	}
-	return n
 }
 
 // TestUpgradeWhileOlderGenerationsDrain keeps generation 1 draining (a
