@@ -86,6 +86,7 @@ func buildAll(dir string) error {
 		{Out: bins.oddcat, Pkg: "github.com/handoff-go/handoff/examples/oddcat"},
 	}
 	builds = append(builds, moveBuilds(dir)...)
+	builds = append(builds, echoBuilds(dir)...)
 	if _, err := os.Stat("../cmd/handoff"); err == nil {
 		builds = append(builds, harness.Target{Out: bins.handoff, Pkg: "github.com/handoff-go/handoff/cmd/handoff"})
 		builds = append(builds, runBuilds(dir)...)

@@ -4,8 +4,16 @@
 // only once the next one says it is ready.
 //
 // A server creates one Upgrader with New, opens its listeners through it,
-// calls Ready once it serves, and drains when Exit is closed; Example shows
-// the whole of it, and examples/demo is a complete server.
+// calls Ready once it serves, and drains when Exit is closed (ExitReason
+// says why it closed). Start from the examples:
+//
+//   - Example, in upgrader/example_test.go (go doc does not show
+//     examples; pkg.go.dev does): the whole life of an HTTP server, SIGHUP
+//     upgrades, SIGTERM drains;
+//   - examples/demo: that server with flags, TLS and logging, the one the
+//     README runs;
+//   - examples/echo: a raw TCP server, drained with package conndrain,
+//     whose connections stay with the generation that accepted them.
 //
 // A process comes to life in one of three modes. Cold: nothing to inherit
 // (sockets may still come from systemd socket activation). Child: an

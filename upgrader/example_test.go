@@ -39,7 +39,7 @@ func Example() {
 		log.Print(err) // the previous generation kept serving: drain what we accepted
 	}
 	select {
-	case <-u.Exit(): // handed over to the next generation
+	case <-u.Exit(): // handed over, or `handoff stop`: u.ExitReason() says which
 	case <-term.Done():
 		u.Stop()
 	}

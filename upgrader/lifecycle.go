@@ -29,7 +29,8 @@ var transitions = map[control.State][]control.State{
 	control.StateDraining: {control.StateStopped},
 }
 
-// exitReason is why Exit closed, recorded for servers to ask one day.
+// exitReason is why Exit closed, as the lifecycle records it; ExitReason
+// reports it to servers through exported.
 type exitReason int
 
 const (
@@ -39,6 +40,21 @@ const (
 	exitStopRequested                   // a control client asked this generation to stop
 	exitStopped                         // Stop was called
 )
+
+// exported is r as Upgrader.ExitReason reports it.
+func (r exitReason) exported() ExitReason {
+	switch r {
+	case exitHandedOver:
+		return ExitHandedOver
+	case exitReadyRefused:
+		return ExitReadyRefused
+	case exitStopRequested:
+		return ExitStopRequested
+	case exitStopped:
+		return ExitStopped
+	}
+	return ""
+}
 
 // lifecycle is the state every method of an Upgrader shares. Upgrader.mu
 // guards it, and only the ...Locked methods in this file change it: they

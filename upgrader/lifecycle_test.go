@@ -58,7 +58,8 @@ func TestEnterOnlyListedTransitions(t *testing.T) {
 	}
 }
 
-// Exit closes once, for the first reason, whichever path closes it.
+// Exit closes once, for the first reason, whichever path closes it, and
+// ExitReason reports that reason.
 func TestExitReasons(t *testing.T) {
 	refused := errors.New("refused")
 	tests := []struct {
@@ -67,12 +68,13 @@ func TestExitReasons(t *testing.T) {
 		from  control.State
 		steps func(u *Upgrader)
 		want  exitReason
+		says  ExitReason // what ExitReason reports
 		state control.State
 	}{
 		{name: "ready refused", mode: ModeChild, from: control.StateStarting, steps: func(u *Upgrader) {
 			u.beginReady()
 			locked(u, func() { u.endReadyLocked(refused) })
-		}, want: exitReadyRefused, state: control.StateDraining},
+		}, want: exitReadyRefused, says: ExitReadyRefused, state: control.StateDraining},
 		{name: "cold ready failed", mode: ModeCold, from: control.StateStarting, steps: func(u *Upgrader) {
 			u.beginReady()
 			locked(u, func() { u.endReadyLocked(refused) })
@@ -84,7 +86,7 @@ func TestExitReasons(t *testing.T) {
 			})
 			u.closeExit(exitHandedOver)
 			locked(u, func() { u.stopLocked() })
-		}, want: exitHandedOver, state: control.StateStopped},
+		}, want: exitHandedOver, says: ExitHandedOver, state: control.StateStopped},
 		{name: "failed upgrade", mode: ModeCold, from: control.StateServing, steps: func(u *Upgrader) {
 			locked(u, func() {
 				u.beginUpgradeLocked(func() {})
@@ -94,10 +96,10 @@ func TestExitReasons(t *testing.T) {
 		{name: "stop requested", mode: ModeCold, from: control.StateServing, steps: func(u *Upgrader) {
 			locked(u, func() { u.acceptStopLocked() })
 			u.closeExit(exitStopRequested)
-		}, want: exitStopRequested, state: control.StateServing},
+		}, want: exitStopRequested, says: ExitStopRequested, state: control.StateServing},
 		{name: "stopped", mode: ModeCold, from: control.StateStarting, steps: func(u *Upgrader) {
 			locked(u, func() { u.stopLocked() })
-		}, want: exitStopped, state: control.StateStopped},
+		}, want: exitStopped, says: ExitStopped, state: control.StateStopped},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,6 +107,9 @@ func TestExitReasons(t *testing.T) {
 			tc.steps(u)
 			if got := exitReasonOf(u); got != tc.want {
 				t.Errorf("exit reason: got %d; want %d", got, tc.want)
+			}
+			if got := u.ExitReason(); got != tc.says {
+				t.Errorf("ExitReason(): got %q; want %q", got, tc.says)
 			}
 			select {
 			case <-u.exit:

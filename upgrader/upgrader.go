@@ -177,9 +177,31 @@ func (u *Upgrader) Generation() uint64 { return u.self.Generation }
 
 // Exit is closed when this process must stop serving: it has handed its
 // sockets to the next generation, a control client asked it to stop, its
-// Ready was refused, or Stop was called. Close the listeners, finish what
-// is in flight, then return from main.
+// Ready was refused, or Stop was called (ExitReason says which). Close the
+// listeners, finish what is in flight, then return from main.
 func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
+
+// ExitReason says why Exit closed. Later versions may add reasons (a
+// rollback, for one); a server that does not know a reason should treat it
+// as a stop.
+type ExitReason string
+
+// The reasons, each for the first event that closed Exit: a Stop after a
+// handover still reports ExitHandedOver.
+const (
+	ExitHandedOver    ExitReason = "handed-over"    // a successor serves the sockets now
+	ExitStopRequested ExitReason = "stop-requested" // a control client (handoff stop) asked this process to stop
+	ExitStopped       ExitReason = "stopped"        // Stop was called
+	ExitReadyRefused  ExitReason = "ready-refused"  // the predecessor refused this process's Ready and serves on
+)
+
+// ExitReason reports why Exit closed, or "" while it is open. Once Exit
+// is closed the reason never changes.
+func (u *Upgrader) ExitReason() ExitReason {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.lc.exit.exported()
+}
 
 // Ready says this process serves. It finishes the handoff from the previous
 // generation (which then stops accepting and drains), closes inherited

@@ -154,7 +154,7 @@ func (s *supervisor) serve(stops <-chan os.Signal) error {
 			s.log.Info("stopping", "signal", sig.String())
 			return s.stop()
 		case <-s.u.Exit():
-			s.log.Info("a new supervisor took over; stopping")
+			s.log.Info("stopping", "reason", s.u.ExitReason())
 			return s.stop()
 		case c := <-s.lost:
 			if s.hasServing() {

@@ -131,12 +131,25 @@ func run(cfg config, log *slog.Logger) error {
 	}
 	select {
 	case <-u.Exit():
-		log.Info("handed over; draining")
+		log.Info(exitMessage(u.ExitReason()), "reason", u.ExitReason())
 	case <-term.Done():
-		log.Info("stop requested; draining")
+		log.Info("signalled to stop; draining")
 		u.Stop()
 	}
 	return drain(srv, cfg.drainTimeout, log)
+}
+
+// exitMessage says in words why Exit closed.
+func exitMessage(why upgrader.ExitReason) string {
+	switch why {
+	case upgrader.ExitHandedOver:
+		return "handed over; draining"
+	case upgrader.ExitStopRequested:
+		return "stop requested over the control socket; draining"
+	case upgrader.ExitReadyRefused:
+		return "the previous generation refused our Ready; draining"
+	}
+	return "stopped; draining"
 }
 
 func drain(srv *httpdrain.Server, timeout time.Duration, log *slog.Logger) error {
