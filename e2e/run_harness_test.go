@@ -178,7 +178,7 @@ type runStatus struct {
 	Run struct {
 		Program  []string `json:"program"`
 		FDs      []string `json:"fds"`
-		Tracking string `json:"tracking"`
+		Tracking string   `json:"tracking"`
 		Children []struct {
 			PID       int    `json:"pid"`
 			State     string `json:"state"`
