@@ -69,6 +69,7 @@ func cgroupDir(mountinfo, rel string) (string, error) {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	mounted := false
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		sep := -1
@@ -81,6 +82,7 @@ func cgroupDir(mountinfo, rel string) (string, error) {
 		if sep < 5 || sep+1 >= len(fields) || fields[sep+1] != "cgroup2" {
 			continue
 		}
+		mounted = true
 		root, point := unescapeMount(fields[3]), unescapeMount(fields[4])
 		if root == "/" {
 			return filepath.Join(point, rel), nil
@@ -91,6 +93,9 @@ func cgroupDir(mountinfo, rel string) (string, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return "", fmt.Errorf("cgroup: %s: %w", mountinfo, err)
+	}
+	if !mounted {
+		return "", errors.New("cgroup: no cgroup2 hierarchy is mounted")
 	}
 	return "", fmt.Errorf("cgroup: %s is not under any mounted cgroup2", rel)
 }

@@ -5,9 +5,13 @@ package main
 import (
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestParseListen(t *testing.T) {
@@ -74,5 +78,79 @@ func TestParseNotice(t *testing.T) {
 	}
 	if got := printable(strings.Repeat("é", 300)); len(got) > 256 || !strings.HasPrefix(got, "éé") || strings.ContainsRune(got, '\uFFFD') {
 		t.Fatalf("printable of a long status: %d bytes %q; want at most 256 bytes of whole runes", len(got), got)
+	}
+}
+
+func TestCgroupDir(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hybrid := write("hybrid", "35 25 0:30 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"+
+		"36 25 0:31 / /sys/fs/cgroup/unified rw,nosuid shared:9 - cgroup2 cgroup2 rw\n")
+	nested := write("nested", "40 30 0:29 /system.slice/a\\040b.service /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")
+	none := write("none", "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	tests := []struct {
+		mountinfo, rel, want, err string
+	}{
+		{mountinfo: hybrid, rel: "/system.slice/demo-run.service", want: "/sys/fs/cgroup/unified/system.slice/demo-run.service"},
+		{mountinfo: hybrid, rel: "/", want: "/sys/fs/cgroup/unified"},
+		{mountinfo: nested, rel: "/system.slice/a b.service/x", want: "/sys/fs/cgroup/x"},
+		{mountinfo: nested, rel: "/system.slice/other.service", err: "not under any mounted cgroup2"},
+		{mountinfo: none, rel: "/", err: "no cgroup2 hierarchy is mounted"},
+	}
+	for _, tc := range tests {
+		got, err := cgroupDir(tc.mountinfo, tc.rel)
+		if tc.err == "" && (err != nil || got != tc.want) || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("cgroupDir(%s, %q) = %q, %v; want %q or an error saying %q", filepath.Base(tc.mountinfo), tc.rel, got, err, tc.want, tc.err)
+		}
+	}
+	for in, want := range map[string]string{"0::/a/b\n": "/a/b", "12:pids:/x\n0::/\n": "/", "1:name=systemd:/x\n": ""} {
+		got, err := cgroupPath(write("cgroup", in))
+		if got != want || (want == "") != (err != nil) {
+			t.Errorf("cgroupPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// TestRateLog: a burst passes, the rest of the window is counted, and the
+// summary carries the count and the latest line, once.
+func TestRateLog(t *testing.T) {
+	var r rateLog
+	type summary struct {
+		n      int
+		latest string
+	}
+	sums := make(chan summary, 4)
+	report := func(n int, latest string) { sums <- summary{n, latest} }
+	now := time.Now()
+	passed := 0
+	for i := range 1000 {
+		if r.allow(now, "line "+strconv.Itoa(i), report) {
+			passed++
+		}
+	}
+	if passed != statusBurst {
+		t.Fatalf("%d of 1000 lines passed in one window; want %d", passed, statusBurst)
+	}
+	select {
+	case got := <-sums:
+		if got != (summary{1000 - statusBurst, "line 999"}) {
+			t.Fatalf("summary %+v; want %d suppressed, latest line 999", got, 1000-statusBurst)
+		}
+	case <-time.After(10 * statusWindow):
+		t.Fatal("no summary of the suppressed lines")
+	}
+	if !r.allow(time.Now().Add(2*statusWindow), "later", report) {
+		t.Error("a line in a later window was held back")
+	}
+	select {
+	case got := <-sums:
+		t.Errorf("a second summary %+v with nothing suppressed", got)
+	default:
 	}
 }
