@@ -131,7 +131,8 @@ func (b *unitBox) checkTracking(t *testing.T, child string, unified bool) {
 	err := harness.Poll(10*time.Second, func() bool {
 		out, _, _ = b.m.Run(10*time.Second, "/usr/local/bin/handoff", "status", "-control", "/run/demo-run/control.sock")
 		return strings.Contains(out, "child: pid "+child+" serving") &&
-			strings.Contains(out, "processes left: "+child+"\n")
+			strings.Contains(out, "processes left: "+child+"\n") != unified &&
+			strings.Contains(out, "processes left: "+child+" (cgroup handoff-run.") == unified
 	})
 	want := regexp.MustCompile(`generations tracked by: cgroup /sys/fs/cgroup/system.slice/` + regexp.QuoteMeta(runUnit) + `\n`)
 	if !unified {

@@ -64,7 +64,7 @@ func (s *supervisor) start() (*child, error) {
 	}
 	st, _ := procfs.ReadStat(pid) // not reaped yet, so it is there
 	c := newChild(pid, st.Start, cg)
-	s.children[pid] = c
+	s.children[pid], s.gens[c] = c, true
 	select {
 	case s.kick <- struct{}{}:
 	default:

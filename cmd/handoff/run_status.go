@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ type runDetail struct {
 // childInfo describes one child of the supervisor.
 type childInfo struct {
 	PID     int       `json:"pid"`
-	State   string    `json:"state"` // starting, serving, draining
+	State   string    `json:"state"` // starting, serving, draining, exited (what it started is not)
 	Started time.Time `json:"started"`
 	Status  string    `json:"status,omitempty"` // its last STATUS=
 	// Processes is what is left of its generation: the child while it
@@ -59,11 +60,18 @@ func printRunDetail(w io.Writer, st control.Status) {
 	}
 	for _, c := range d.Children {
 		line := fmt.Sprintf("child: pid %d %s since %s", c.PID, c.State, c.Started.Format("15:04:05.000"))
+		if c.State == "exited" {
+			line = fmt.Sprintf("child: pid %d exited (started %s)", c.PID, c.Started.Format("15:04:05.000"))
+		}
 		if c.Status != "" {
 			line += fmt.Sprintf(" (status %q)", c.Status)
 		}
 		fmt.Fprintln(w, line)
-		fmt.Fprintf(w, "  processes left: %s\n", pidsText(c.Processes))
+		in := ""
+		if c.Cgroup != "" {
+			in = " (cgroup " + filepath.Base(c.Cgroup) + ")"
+		}
+		fmt.Fprintf(w, "  processes left: %s%s\n", pidsText(c.Processes), in)
 	}
 }
 

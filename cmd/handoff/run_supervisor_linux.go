@@ -42,7 +42,8 @@ type supervisor struct {
 	quit     chan struct{} // closed at tearDown
 
 	mu          sync.Mutex
-	children    map[int]*child // every generation not yet gone, by its child's pid
+	children    map[int]*child  // every child not yet reaped, by pid
+	gens        map[*child]bool // every generation not yet gone, by its child
 	serving     *child
 	generations int         // cgroups made, for their names
 	lost        chan *child // the serving child exited unasked
@@ -57,7 +58,7 @@ func supervise(cfg runConfig) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	s := &supervisor{cfg: cfg, base: base, log: base.With("pid", os.Getpid()), self: os.Getpid(),
-		children: map[int]*child{}, lost: make(chan *child, 1),
+		children: map[int]*child{}, gens: map[*child]bool{}, lost: make(chan *child, 1),
 		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	if err := s.setUp(); err != nil {
 		return err
@@ -221,7 +222,7 @@ func (s *supervisor) stopAll() error {
 		s.log.Info("child stopping", "child", c.pid, "signal", s.cfg.stopSignal.String())
 	}
 	var all []*child
-	for _, c := range s.children {
+	for c := range s.gens {
 		all = append(all, c)
 	}
 	s.mu.Unlock()
@@ -282,7 +283,7 @@ func (s *supervisor) checkDraining() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pids []int
-	for _, c := range s.children {
+	for c := range s.gens {
 		if c != s.serving {
 			pids = append(pids, c.pid)
 		}
@@ -308,7 +309,7 @@ func (s *supervisor) promote(c *child) *child {
 func (s *supervisor) detail() any {
 	s.mu.Lock()
 	var kids []*child
-	for _, c := range s.children {
+	for c := range s.gens {
 		kids = append(kids, c)
 	}
 	s.mu.Unlock()

@@ -51,8 +51,9 @@ func (s *supervisor) reapLoop() {
 		}
 		s.mu.Lock()
 		c := s.children[pid]
+		delete(s.children, pid)
 		s.mu.Unlock()
-		if c != nil && !c.isReaped() {
+		if c != nil {
 			c.reap()
 			go s.childExited(c)
 			continue
@@ -115,7 +116,7 @@ func (s *supervisor) childExited(c *child) {
 		}
 	}
 	s.mu.Lock()
-	delete(s.children, c.pid)
+	delete(s.gens, c)
 	s.mu.Unlock()
 	if warned {
 		s.log.Info("generation gone", "child", c.pid)
@@ -368,7 +369,7 @@ func (s *supervisor) uncgrouped() []*child {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var gens []*child
-	for _, c := range s.children {
+	for c := range s.gens {
 		if c.cg == nil {
 			gens = append(gens, c)
 		}
