@@ -12,7 +12,7 @@
 //	run_child_*        one child: its state, signals
 //	run_tree_*         its generation (all it started): reaping, tracking, drain, kill
 //	run_cgroup_*       a cgroup v2 group per generation
-//	run_ratelog.go     the children's STATUS= lines, rate-limited in the log
+//	run_ratelog_*      the children's STATUS= lines, rate-limited in the log
 //	run_notify_*       the children's NOTIFY_SOCKET
 //	run_sockets_*      the sockets every child gets as fds 3 onward
 //	run_status.go      the children in `handoff status`
