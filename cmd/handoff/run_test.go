@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/handoff-go/handoff/internal/procfs"
 )
 
 func TestParseListen(t *testing.T) {
@@ -152,5 +154,50 @@ func TestRateLog(t *testing.T) {
 	case got := <-sums:
 		t.Errorf("a second summary %+v with nothing suppressed", got)
 	default:
+	}
+}
+
+// TestAttribution: a process belongs to the generation of its nearest
+// known ancestor; one the supervisor inherited unseen goes to the
+// generation whose child leads its group, else the newest whose child
+// exited, else the newest that started before it.
+func TestAttribution(t *testing.T) {
+	const self = 100
+	old, cur := newChild(200, 1000, nil), newChild(300, 2000, nil)
+	old.reaped = true
+	byPID := map[int]procfs.Stat{}
+	for _, st := range []procfs.Stat{
+		{PID: 300, PPID: self, PGRP: 300, Start: 2000, State: 'S'},
+		{PID: 301, PPID: 300, PGRP: 301, Start: 2001, State: 'S'}, // setsid
+		{PID: 302, PPID: 301, PGRP: 301, Start: 2002, State: 'S'},
+		{PID: 400, PPID: 1, PGRP: 400, Start: 10, State: 'S'}, // not the supervisor's
+	} {
+		byPID[st.PID] = st
+	}
+	owner := map[int]*child{300: cur}
+	if got := ownerOf(byPID[302], byPID, owner, self); got != cur || owner[301] != cur || cur.known[302] != 2002 {
+		t.Errorf("ownerOf(302): %v, owner of 301 %v, known %v; want child 300's generation all the way", got, owner[301], cur.known)
+	}
+	if got := ownerOf(byPID[400], byPID, owner, self); got != nil {
+		t.Errorf("ownerOf(400) = child %d; want none", got.pid)
+	}
+	gens := []*child{old, cur}
+	for _, tc := range []struct {
+		name string
+		st   procfs.Stat
+		want *child
+	}{
+		{"in the old child's group", procfs.Stat{PID: 500, PPID: self, PGRP: 200, Start: 2500}, old},
+		{"own session, after both started", procfs.Stat{PID: 501, PPID: self, PGRP: 501, Start: 2500}, old},
+		{"started before the current child", procfs.Stat{PID: 502, PPID: self, PGRP: 502, Start: 1500}, old},
+		{"started before any child", procfs.Stat{PID: 503, PPID: self, PGRP: 503, Start: 5}, nil},
+	} {
+		if got := attributeOrphan(tc.st, gens); got != tc.want {
+			t.Errorf("%s: attributeOrphan = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+	old.reaped = false
+	if got := attributeOrphan(procfs.Stat{PID: 504, PPID: self, PGRP: 504, Start: 2500}, gens); got != cur {
+		t.Errorf("no child exited: attributeOrphan = %v; want the newest generation", got)
 	}
 }
