@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/handoff-go/handoff/internal/procfs"
 )
 
 // cgroupParent is the supervisor's own cgroup v2 directory, under which
@@ -128,6 +130,32 @@ func delegated(dir string) bool {
 		}
 	}
 	return false
+}
+
+// groupPrefix starts the name of every generation's cgroup; the
+// supervisor's pid and a sequence number follow.
+const groupPrefix = "handoff-run."
+
+// removeStale removes the empty groups that supervisors which are gone
+// (killed before they could) left in p. The kernel removes a cgroup only
+// once it is empty, and a live supervisor's groups are left alone.
+func (p *cgroupParent) removeStale() {
+	ents, err := os.ReadDir(p.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), groupPrefix)
+		owner, _, _ := strings.Cut(rest, ".")
+		pid, err := strconv.Atoi(owner)
+		if !ok || !e.IsDir() || err != nil || pid <= 0 {
+			continue
+		}
+		if st, err := procfs.ReadStat(pid); err == nil && st.Running() {
+			continue
+		}
+		unix.Rmdir(filepath.Join(p.dir, e.Name()))
+	}
 }
 
 // newGroup makes the group name under p.

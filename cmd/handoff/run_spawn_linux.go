@@ -85,7 +85,7 @@ func (s *supervisor) newGroup() *cgroupGroup {
 	}
 	s.mu.Lock()
 	s.generations++
-	name := fmt.Sprintf("handoff-run.%d.%d", s.self, s.generations)
+	name := fmt.Sprintf("%s%d.%d", groupPrefix, s.self, s.generations)
 	s.mu.Unlock()
 	cg, err := s.cgroups.newGroup(name)
 	if err != nil {

@@ -119,6 +119,7 @@ func (s *supervisor) track() {
 		cg, err = nil, errors.New("-cgroup=false")
 	}
 	if err == nil {
+		cg.removeStale()
 		s.cgroups, s.tracking = cg, "cgroup "+cg.dir
 	} else {
 		s.tracking = "subreaper and /proc (" + err.Error() + ")"

@@ -201,3 +201,25 @@ func TestAttribution(t *testing.T) {
 		t.Errorf("no child exited: attributeOrphan = %v; want the newest generation", got)
 	}
 }
+
+// TestRemoveStaleGroups: the empty groups of a supervisor that is gone
+// are removed; a live one's, one holding something, and others' stay.
+func TestRemoveStaleGroups(t *testing.T) {
+	dir := t.TempDir()
+	dead, live := groupPrefix+"1073741824.1", groupPrefix+strconv.Itoa(os.Getpid())+".1"
+	busy, other := groupPrefix+"1073741824.2", "system.slice"
+	for _, name := range []string{dead, live, busy, other} {
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, busy, "cgroup.procs"), []byte("1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	(&cgroupParent{dir: dir}).removeStale()
+	for name, want := range map[string]bool{dead: false, live: true, busy: true, other: true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s after removeStale: %v; want it kept %v", name, err, want)
+		}
+	}
+}

@@ -92,11 +92,11 @@ func (c *child) isReaped() bool {
 // forgotten once nothing of it is left.
 func (s *supervisor) childExited(c *child) {
 	s.childReaped(c)
-	if c.cg == nil {
-		s.scan() // its orphans are the supervisor's now: record whose they were
-	}
 	warned := false
 	for {
+		if c.cg == nil {
+			s.scan() // its orphans are the supervisor's now: record whose they were, and what they start
+		}
 		left := s.members(c)
 		if len(left) == 0 {
 			break
