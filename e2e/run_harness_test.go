@@ -27,6 +27,7 @@ import (
 var runBins struct {
 	goserver   string // examples/run/goserver
 	readycrash string // says READY=1, then exits 4
+	runchild   string // leaves a grandchild behind, or floods NOTIFY_SOCKET
 	python     string // a python3 that runs, for examples/run/server.py
 	pythonErr  error
 }
@@ -36,6 +37,7 @@ var runBins struct {
 func runBuilds(dir string) []harness.Target {
 	runBins.goserver = filepath.Join(dir, "goserver")
 	runBins.readycrash = filepath.Join(dir, "readycrash")
+	runBins.runchild = filepath.Join(dir, "runchild")
 	path, err := exec.LookPath("python3")
 	if err == nil {
 		err = exec.Command(path, "-c", "pass").Run()
@@ -44,6 +46,7 @@ func runBuilds(dir string) []harness.Target {
 	return []harness.Target{
 		{Out: runBins.goserver, Pkg: "github.com/handoff-go/handoff/examples/run/goserver"},
 		{Out: runBins.readycrash, Pkg: "github.com/handoff-go/handoff/e2e/internal/readycrash"},
+		{Out: runBins.runchild, Pkg: "github.com/handoff-go/handoff/e2e/internal/runchild"},
 	}
 }
 
@@ -175,9 +178,11 @@ type runStatus struct {
 	Run struct {
 		Program  []string `json:"program"`
 		FDs      []string `json:"fds"`
+		Tracking string   `json:"tracking"`
 		Children []struct {
-			PID   int    `json:"pid"`
-			State string `json:"state"`
+			PID       int    `json:"pid"`
+			State     string `json:"state"`
+			Processes []int  `json:"processes"`
 		} `json:"children"`
 	}
 }

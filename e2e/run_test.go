@@ -3,9 +3,12 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -421,4 +424,145 @@ func TestRunSocketActivation(t *testing.T) {
 		t.Fatalf("status: fds %v, %v; want the systemd socket named web", st.Run.FDs, err)
 	}
 	r.upgradeBySignal(t, child)
+}
+
+// TestRunStopsWholeGenerations: a child leaves behind a grandchild that
+// shares the listening socket and ignores SIGTERM, in the child's process
+// group or after setsid, tracked through a cgroup per generation or
+// through /proc (-cgroup=false). The status lists the grandchild with its
+// generation; after an upgrade every request is soon answered by the new
+// generation and nothing of the old one is left; after the stop nothing
+// is left and the port is closed.
+func TestRunStopsWholeGenerations(t *testing.T) {
+	buildRunBins(t)
+	for _, fork := range []string{"group", "setsid"} {
+		for _, cgroup := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/cgroup=%v", fork, cgroup), func(t *testing.T) {
+				testStopsWholeGenerations(t, fork, cgroup)
+			})
+		}
+	}
+}
+
+func testStopsWholeGenerations(t *testing.T, fork string, cgroup bool) {
+	pidsFile := filepath.Join(testutil.ShortDir(t), "grandchildren")
+	t.Cleanup(func() { killListed(pidsFile) })
+	r := startRun(t, []string{runBins.runchild, "-fork", fork, "-pids", pidsFile},
+		"-drain-timeout", "1s", "-cgroup="+strconv.FormatBool(cgroup))
+	old := r.serving(t)
+	oldGen := r.generation(t, old, 2)
+	if st, _ := r.status(); cgroup != strings.HasPrefix(st.Run.Tracking, "cgroup ") {
+		t.Errorf("status says generations are tracked by %q; with -cgroup=%v", st.Run.Tracking, cgroup)
+	}
+	syscall.Kill(r.pid, syscall.SIGHUP)
+	var next int
+	if err := harness.Poll(15*time.Second, func() bool { next = r.serving(t); return next != old }); err != nil {
+		t.Fatalf("no new child after SIGHUP\n%s", harness.Tail(r.log(), 30))
+	}
+	newGen := r.generation(t, next, 2)
+	var answers []string
+	err := harness.Poll(15*time.Second, func() bool {
+		answers = answers[:0]
+		for range 20 {
+			answers = append(answers, getPID(r.addr))
+		}
+		return slices.IndexFunc(answers, func(a string) bool { return a != strconv.Itoa(next) }) < 0 &&
+			len(liveOf(oldGen)) == 0
+	})
+	if err != nil {
+		t.Fatalf("after the upgrade to %d: 20 requests answered by %q; old generation %v still has %v\n%s",
+			next, answers, oldGen, liveOf(oldGen), harness.Tail(r.log(), 30))
+	}
+	if rec := r.stop(t, r.pid); !rec.Status.Exited() {
+		t.Fatalf("supervisor after SIGTERM: %v; want an exit", rec)
+	}
+	if left := liveOf(newGen); len(left) > 0 {
+		t.Errorf("after the supervisor exited, its last generation %v still has %v", newGen, left)
+	}
+	if c, err := net.DialTimeout("tcp", r.addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts after the supervisor exited", r.addr)
+	}
+	if !strings.Contains(r.log(), "had to SIGKILL") {
+		t.Errorf("the supervisor does not say it had to SIGKILL the grandchild:\n%s", harness.Tail(r.log(), 20))
+	}
+}
+
+// generation polls the status until child's generation lists want
+// processes (the child among them), and returns them.
+func (r *runProc) generation(t *testing.T, child, want int) []int {
+	t.Helper()
+	var procs []int
+	err := harness.Poll(10*time.Second, func() bool {
+		st, err := r.status()
+		for _, c := range st.Run.Children {
+			if c.PID == child {
+				procs = c.Processes
+			}
+		}
+		return err == nil && len(procs) == want && slices.Contains(procs, child)
+	})
+	if err != nil {
+		t.Fatalf("status: child %d's generation is %v; want %d processes, the child among them", child, procs, want)
+	}
+	return procs
+}
+
+// liveOf lists those of pids that still run.
+func liveOf(pids []int) []int {
+	var live []int
+	for _, pid := range pids {
+		if proc.Alive(pid) {
+			live = append(live, pid)
+		}
+	}
+	return live
+}
+
+// killListed SIGKILLs the pids listed one a line in file (what a test's
+// children started and might have left behind), and waits for them.
+func killListed(file string) {
+	b, _ := os.ReadFile(file)
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGKILL)
+			harness.Poll(5*time.Second, func() bool { return !proc.Alive(pid) })
+		}
+	}
+}
+
+// TestRunStatusFlood: a child that floods NOTIFY_SOCKET with STATUS=
+// lines (READY=1 among them) must not flood the supervisor's log: it
+// stays under 32 KiB for a 3 s flood, the status keeps answering, READY=1
+// still counts, and the suppressed lines are summed up.
+func TestRunStatusFlood(t *testing.T) {
+	buildRunBins(t)
+	const flood, bound = 3 * time.Second, 32 << 10
+	r := newRun(t, []string{runBins.runchild, "-flood", flood.String()})
+	started := time.Now()
+	r.start(t) // returns once READY=1, sent mid-flood, made the child serve
+	slowest := time.Duration(0)
+	for time.Since(started) < flood {
+		t0 := time.Now()
+		if _, err := r.status(); err != nil {
+			t.Fatalf("status during the flood: %v", err)
+		}
+		slowest = max(slowest, time.Since(t0))
+	}
+	if err := harness.Poll(15*time.Second, func() bool { return strings.Contains(r.log(), "sent ") }); err != nil {
+		t.Fatalf("the child did not finish its flood\n%s", harness.Tail(r.log(), 10))
+	}
+	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(r.log(), `status="flood over after`) }); err != nil {
+		t.Errorf("the last status line never reached the log\n%s", harness.Tail(r.log(), 10))
+	}
+	fi, err := os.Stat(r.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := regexp.MustCompile(`sent (\d+) status lines`).FindStringSubmatch(r.log())
+	if fi.Size() > bound || !strings.Contains(r.log(), "child status lines suppressed") {
+		t.Fatalf("log after %s status lines in %v: %d bytes; want at most %d and a summary of what was suppressed\n%s",
+			sent[1], flood, fi.Size(), bound, harness.Tail(r.log(), 20))
+	}
+	t.Logf("%s status lines in %v: log %d bytes; slowest status answer during the flood %v", sent[1], flood, fi.Size(), slowest)
 }

@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,16 +28,17 @@ func TestSystemdRunUnit(t *testing.T) {
 		t.Skipf("skipping %s: the unit runs /usr/bin/python3: %v", runUnit, err)
 	}
 	for _, mode := range cgroupModes {
-		t.Run(mode.name, func(t *testing.T) { testRunUnit(t, bootUnits(t, mode.unified)) })
+		t.Run(mode.name, func(t *testing.T) { testRunUnit(t, bootUnits(t, mode.unified), mode.unified) })
 	}
 }
 
-func testRunUnit(t *testing.T, b *unitBox) {
+func testRunUnit(t *testing.T, b *unitBox, unified bool) {
 	b.mustSystemctl(t, "start", runUnit)
 	v := b.runState(t, "after start")
 	sup := v["MainPID"]
 	child := b.waitChild(t, "")
 	transcript(t, "%s started: MainPID %s (the supervisor), child %s serves", runUnit, sup, child)
+	b.checkTracking(t, child, unified)
 
 	run := load.Start(load.Config{Addr: b.addr, Clients: 32, Mode: load.Mixed, MaxDuration: 2 * time.Minute})
 	defer run.Stop()
@@ -53,6 +55,7 @@ func testRunUnit(t *testing.T, b *unitBox) {
 		transcript(t, "reload %d: exit 0, MainPID %s, child %s -> %s", i, sup, child, next)
 		child = next
 	}
+	b.checkTracking(t, child, unified)
 	waitRequests(t, run, 50)
 	res := run.Stop()
 	if res.Failed != 0 || res.OK == 0 {
@@ -115,4 +118,28 @@ func (b *unitBox) waitChild(t *testing.T, old string) string {
 		t.Fatalf("GET / on %s: X-Pid %q; want a child other than %q (%v)", b.addr, got, old, err)
 	}
 	return got
+}
+
+// checkTracking: on cgroup2 the unit delegates its cgroup (Delegate=yes)
+// and the supervisor puts each generation in a cgroup below it; on
+// hybrid, where systemd gives the container no cgroup2 hierarchy, it
+// follows them through /proc. `handoff status` says which, and that the
+// serving child is all that runs of its generation.
+func (b *unitBox) checkTracking(t *testing.T, child string, unified bool) {
+	t.Helper()
+	var out string
+	err := harness.Poll(10*time.Second, func() bool {
+		out, _, _ = b.m.Run(10*time.Second, "/usr/local/bin/handoff", "status", "-control", "/run/demo-run/control.sock")
+		return strings.Contains(out, "child: pid "+child+" serving") &&
+			strings.Contains(out, "processes left: "+child+"\n") != unified &&
+			strings.Contains(out, "processes left: "+child+" (cgroup handoff-run.") == unified
+	})
+	want := regexp.MustCompile(`generations tracked by: cgroup /sys/fs/cgroup/system.slice/` + regexp.QuoteMeta(runUnit) + `\n`)
+	if !unified {
+		want = regexp.MustCompile(`generations tracked by: subreaper and /proc \(cgroup: no cgroup2 hierarchy is mounted\)\n`)
+	}
+	if err != nil || !want.MatchString(out) {
+		t.Fatalf("handoff status in the unit: want child %s serving alone in its generation, and %q:\n%s", child, want, out)
+	}
+	transcript(t, "handoff status: %s", strings.TrimSpace(out[strings.Index(out, "generations"):]))
 }

@@ -9,7 +9,10 @@
 //	run.go             flags and -listen, checked before anything starts
 //	run_supervisor_*   the lifecycle: first child, serve, replace, stop
 //	run_spawn_*        starting a child through the shim, readiness
-//	run_child_*        one child: reaping, signals, drain deadline
+//	run_child_*        one child: its state, signals
+//	run_tree_*         its generation (all it started): reaping, tracking, drain, kill
+//	run_cgroup_*       a cgroup v2 group per generation
+//	run_ratelog_*      the children's STATUS= lines, rate-limited in the log
 //	run_notify_*       the children's NOTIFY_SOCKET
 //	run_sockets_*      the sockets every child gets as fds 3 onward
 //	run_status.go      the children in `handoff status`
@@ -41,6 +44,7 @@ type runConfig struct {
 	drainTimeout   time.Duration
 	upgradeTimeout time.Duration
 	maxDraining    int
+	cgroup         bool
 	program        string
 	args           []string
 }
@@ -82,6 +86,7 @@ func parseRun(args []string, stdout io.Writer) (runConfig, error) {
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "let a stopped child drain for up to `D`, then kill it")
 	fs.DurationVar(&cfg.upgradeTimeout, "upgrade-timeout", upgrader.DefaultUpgradeTimeout, "give a new child `D` to become ready, else kill it and keep the old one")
 	fs.IntVar(&cfg.maxDraining, "max-draining", upgrader.DefaultMaxDraining, "refuse an upgrade while `N` older children still drain")
+	fs.BoolVar(&cfg.cgroup, "cgroup", true, "put each child and all it starts in a cgroup of their own, where the supervisor may make one (false: follow them through /proc)")
 	fs.SetOutput(io.Discard)
 	if len(args) > 0 && isHelp(args[0]) {
 		fs.SetOutput(stdout)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/procfs"
 	"github.com/handoff-go/handoff/upgrader"
 )
 
@@ -28,7 +29,9 @@ func lookProgram(program string) (string, error) {
 
 // start starts one child: the shim, which sets LISTEN_PID and execs
 // PROGRAM with the sockets as fds 3 onward, stdin /dev/null, and the
-// supervisor's stdout and stderr. The child leads its own process group.
+// supervisor's stdout and stderr. The child leads its own process group,
+// and its generation gets a cgroup of its own where the supervisor can
+// make one.
 func (s *supervisor) start() (*child, error) {
 	path, err := lookProgram(s.cfg.program)
 	if err != nil {
@@ -39,16 +42,33 @@ func (s *supervisor) start() (*child, error) {
 	for _, sk := range s.socks {
 		files = append(files, uintptr(sk.fd))
 	}
-	s.mu.Lock() // the child must be in the map before it can notify
+	cg := s.newGroup()
+	s.mu.Lock() // the child must be in the map before it can notify or be reaped
 	defer s.mu.Unlock()
-	pid, err := syscall.ForkExec(selfExe, argv, &syscall.ProcAttr{Env: s.env, Files: files,
-		Sys: &syscall.SysProcAttr{Setpgid: true}})
+	attr := &syscall.ProcAttr{Env: s.env, Files: files, Sys: &syscall.SysProcAttr{Setpgid: true}}
+	if cg != nil {
+		attr.Sys.UseCgroupFD, attr.Sys.CgroupFD = true, cg.fd
+	}
+	pid, err := syscall.ForkExec(selfExe, argv, attr)
+	if err != nil && cg != nil {
+		s.log.Warn("cannot start a child in a cgroup of its own; tracking it through /proc", "cgroup", cg.dir, "err", err)
+		cg.remove()
+		cg, attr.Sys.UseCgroupFD = nil, false
+		pid, err = syscall.ForkExec(selfExe, argv, attr)
+	}
 	if err != nil {
+		if cg != nil {
+			cg.remove()
+		}
 		return nil, fmt.Errorf("start %s: %w", path, err)
 	}
-	c := newChild(pid)
-	s.children[pid] = c
-	go s.reap(c)
+	st, _ := procfs.ReadStat(pid) // not reaped yet, so it is there
+	c := newChild(pid, st.Start, cg)
+	s.children[pid], s.gens[c] = c, true
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
 	if s.cfg.readyAfter > 0 {
 		t := time.AfterFunc(s.cfg.readyAfter, c.markReady)
 		go func() { <-c.done; t.Stop() }()
@@ -57,11 +77,27 @@ func (s *supervisor) start() (*child, error) {
 	return c, nil
 }
 
-// reap waits for c and forgets it; if it was serving, serve hears of it.
-func (s *supervisor) reap(c *child) {
-	c.wait()
+// newGroup makes the next generation's cgroup, or returns nil when the
+// supervisor has none to make them in.
+func (s *supervisor) newGroup() *cgroupGroup {
+	if s.cgroups == nil {
+		return nil
+	}
 	s.mu.Lock()
-	delete(s.children, c.pid)
+	s.generations++
+	name := fmt.Sprintf("%s%d.%d", groupPrefix, s.self, s.generations)
+	s.mu.Unlock()
+	cg, err := s.cgroups.newGroup(name)
+	if err != nil {
+		s.log.Warn("cannot make a cgroup for the next child; tracking it through /proc", "err", err)
+		return nil
+	}
+	return cg
+}
+
+// childReaped forgets c as the serving child; if it was, serve hears of it.
+func (s *supervisor) childReaped(c *child) {
+	s.mu.Lock()
 	serving := s.serving == c
 	if serving {
 		s.serving = nil
@@ -91,7 +127,7 @@ func (s *supervisor) startReady(ctx context.Context, progress func(string, int, 
 	}
 	progress(control.EventStarted, c.pid, "")
 	if err := s.awaitReady(ctx, c); err != nil {
-		c.kill()
+		s.kill(c)
 		s.log.Warn("new child failed", "child", c.pid, "err", err)
 		return c, &upgrader.UpgradeError{Step: "ready", PID: c.pid, Err: err}
 	}

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/handoff-go/handoff/control"
@@ -14,15 +17,20 @@ import (
 type runDetail struct {
 	Program  []string    `json:"program"`
 	Children []childInfo `json:"children"`
-	FDs      []string    `json:"fds"` // socket names, in fd order from 3
+	FDs      []string    `json:"fds"`      // socket names, in fd order from 3
+	Tracking string      `json:"tracking"` // how generations are followed: a cgroup each, or /proc
 }
 
 // childInfo describes one child of the supervisor.
 type childInfo struct {
 	PID     int       `json:"pid"`
-	State   string    `json:"state"` // starting, serving, draining
+	State   string    `json:"state"` // starting, serving, draining, exited (what it started is not)
 	Started time.Time `json:"started"`
 	Status  string    `json:"status,omitempty"` // its last STATUS=
+	// Processes is what is left of its generation: the child while it
+	// runs, and every process it started that still runs.
+	Processes []int  `json:"processes"`
+	Cgroup    string `json:"cgroup,omitempty"` // its generation's cgroup
 }
 
 // supervisorDetail decodes the detail of a `handoff run` supervisor; ok is
@@ -47,12 +55,23 @@ func printRunDetail(w io.Writer, st control.Status) {
 	if len(d.Children) == 0 {
 		fmt.Fprintln(w, "children: none")
 	}
+	if d.Tracking != "" {
+		fmt.Fprintf(w, "generations tracked by: %s\n", d.Tracking)
+	}
 	for _, c := range d.Children {
 		line := fmt.Sprintf("child: pid %d %s since %s", c.PID, c.State, c.Started.Format("15:04:05.000"))
+		if c.State == "exited" {
+			line = fmt.Sprintf("child: pid %d exited (started %s)", c.PID, c.Started.Format("15:04:05.000"))
+		}
 		if c.Status != "" {
 			line += fmt.Sprintf(" (status %q)", c.Status)
 		}
 		fmt.Fprintln(w, line)
+		in := ""
+		if c.Cgroup != "" {
+			in = " (cgroup " + filepath.Base(c.Cgroup) + ")"
+		}
+		fmt.Fprintf(w, "  processes left: %s%s\n", pidsText(c.Processes), in)
 	}
 }
 
@@ -86,4 +105,15 @@ func hasChild(st control.Status, pid int) bool {
 		}
 	}
 	return false
+}
+
+func pidsText(list []int) string {
+	if len(list) == 0 {
+		return "none"
+	}
+	s := make([]string, len(list))
+	for i, p := range list {
+		s[i] = strconv.Itoa(p)
+	}
+	return strings.Join(s, " ")
 }

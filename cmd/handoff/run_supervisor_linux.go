@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/runhooks"
@@ -33,10 +34,19 @@ type supervisor struct {
 	devNull *os.File
 	env     []string // the children's environment, but for LISTEN_PID
 
-	mu       sync.Mutex
-	children map[int]*child // every child not yet reaped
-	serving  *child
-	lost     chan *child // the serving child exited unasked
+	self     int
+	cgroups  *cgroupParent // where each generation gets a cgroup; nil: none
+	tracking string        // how generations are tracked, for the status
+	procMu   sync.Mutex    // held to reap an orphan, and to signal one
+	kick     chan struct{} // a child started: the reaper has work again
+	quit     chan struct{} // closed at tearDown
+
+	mu          sync.Mutex
+	children    map[int]*child  // every child not yet reaped, by pid
+	gens        map[*child]bool // every generation not yet gone, by its child
+	serving     *child
+	generations int         // cgroups made, for their names
+	lost        chan *child // the serving child exited unasked
 }
 
 func supervise(cfg runConfig) error {
@@ -47,8 +57,9 @@ func supervise(cfg runConfig) error {
 	if _, err := lookProgram(cfg.program); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	s := &supervisor{cfg: cfg, base: base, log: base.With("pid", os.Getpid()),
-		children: map[int]*child{}, lost: make(chan *child, 1)}
+	s := &supervisor{cfg: cfg, base: base, log: base.With("pid", os.Getpid()), self: os.Getpid(),
+		children: map[int]*child{}, gens: map[*child]bool{}, lost: make(chan *child, 1),
+		kick: make(chan struct{}, 1), quit: make(chan struct{})}
 	if err := s.setUp(); err != nil {
 		return err
 	}
@@ -92,11 +103,33 @@ func (s *supervisor) setUp() error {
 	}
 	s.env = childEnv(s.socks, s.notify.path)
 	go s.notify.serve(s.handleNotice)
-	s.log.Info("sockets open", "fds", strings.Join(socketNames(s.socks), ":"), "mode", u.Mode())
+	s.track()
+	s.log.Info("sockets open", "fds", strings.Join(socketNames(s.socks), ":"), "mode", u.Mode(), "tracking", s.tracking)
 	return nil
 }
 
+// track sets up how the supervisor follows its generations: a subreaper
+// always, a cgroup per generation where it can make them.
+func (s *supervisor) track() {
+	if err := becomeSubreaper(); err != nil {
+		s.log.Warn("not a child subreaper: what a child leaves behind goes to init", "err", err)
+	}
+	cg, err := ownCgroup()
+	if !s.cfg.cgroup {
+		cg, err = nil, errors.New("-cgroup=false")
+	}
+	if err == nil {
+		cg.removeStale()
+		s.cgroups, s.tracking = cg, "cgroup "+cg.dir
+	} else {
+		s.tracking = "subreaper and /proc (" + err.Error() + ")"
+	}
+	go s.reapLoop()
+	go s.scanLoop()
+}
+
 func (s *supervisor) tearDown() {
+	close(s.quit)
 	if s.u != nil {
 		s.u.Stop()
 	}
@@ -180,32 +213,33 @@ func (s *supervisor) hasServing() bool {
 	return s.serving != nil
 }
 
-// stopAll asks the serving child to drain, lets draining ones go on, and
-// waits for every child. It fails if one had to be killed.
+// stopAll asks every generation to drain (the serving one and any whose
+// child died), lets draining ones go on, and waits until nothing of any
+// is left. It fails if something had to be killed.
 func (s *supervisor) stopAll() error {
 	s.mu.Lock()
 	if c := s.serving; c != nil {
 		s.serving = nil
-		c.drain(s.cfg.stopSignal, s.cfg.drainTimeout)
 		s.log.Info("child stopping", "child", c.pid, "signal", s.cfg.stopSignal.String())
 	}
 	var all []*child
-	for _, c := range s.children {
+	for c := range s.gens {
 		all = append(all, c)
 	}
 	s.mu.Unlock()
+	for _, c := range all {
+		s.drain(c)
+	}
 	var killed []int
 	for _, c := range all {
-		<-c.done
+		<-c.gone
 		c.mu.Lock()
-		if c.killed {
-			killed = append(killed, c.pid)
-		}
+		killed = append(killed, c.killed...)
 		c.mu.Unlock()
 	}
 	if len(killed) > 0 {
 		slices.Sort(killed)
-		return fmt.Errorf("had to SIGKILL children %v after -drain-timeout %v", killed, s.cfg.drainTimeout)
+		return fmt.Errorf("had to SIGKILL children and what they started %v after -drain-timeout %v", killed, s.cfg.drainTimeout)
 	}
 	s.log.Info("all children gone")
 	return nil
@@ -230,7 +264,7 @@ func (s *supervisor) replace(ctx context.Context, progress func(string, int, str
 	}
 	old := s.promote(c)
 	if old != nil {
-		old.drain(s.cfg.stopSignal, s.cfg.drainTimeout)
+		s.drain(old)
 		s.log.Info("child draining", "child", old.pid, "signal", s.cfg.stopSignal.String())
 		progress(control.EventDraining, old.pid, "")
 	}
@@ -250,7 +284,7 @@ func (s *supervisor) checkDraining() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var pids []int
-	for _, c := range s.children {
+	for c := range s.gens {
 		if c != s.serving {
 			pids = append(pids, c.pid)
 		}
@@ -276,14 +310,14 @@ func (s *supervisor) promote(c *child) *child {
 func (s *supervisor) detail() any {
 	s.mu.Lock()
 	var kids []*child
-	for _, c := range s.children {
+	for c := range s.gens {
 		kids = append(kids, c)
 	}
 	s.mu.Unlock()
 	d := runDetail{Program: append([]string{s.cfg.program}, s.cfg.args...), Children: []childInfo{},
-		FDs: socketNames(s.socks)}
+		FDs: socketNames(s.socks), Tracking: s.tracking}
 	for _, c := range kids {
-		d.Children = append(d.Children, c.info())
+		d.Children = append(d.Children, c.info(s.members(c)))
 	}
 	slices.SortFunc(d.Children, func(a, b childInfo) int { return a.Started.Compare(b.Started) })
 	return d
@@ -300,15 +334,24 @@ func (s *supervisor) handleNotice(nt notice) {
 	}
 	if nt.hasState {
 		c.setNote(nt.status)
-		s.log.Info("child status", "child", c.pid, "status", nt.status)
-		sdNotify("STATUS=" + nt.status)
+		if c.statusLog.allow(time.Now(), nt.status, func(n int, latest string) { s.statusSuppressed(c, n, latest) }) {
+			s.log.Info("child status", "child", c.pid, "status", nt.status)
+			sdNotify("STATUS=" + nt.status)
+		}
 	}
-	if nt.stopping {
+	if nt.stopping && c.firstStopping() {
 		s.log.Info("child says it is stopping", "child", c.pid)
 	}
 	if nt.ready {
 		c.markReady()
 	}
+}
+
+// statusSuppressed sums up the status lines of c that were not logged,
+// and passes the latest on.
+func (s *supervisor) statusSuppressed(c *child, n int, latest string) {
+	s.log.Info("child status lines suppressed", "child", c.pid, "suppressed", n, "status", latest)
+	sdNotify("STATUS=" + latest)
 }
 
 // sdNotify passes a line up to systemd when the supervisor runs under it;

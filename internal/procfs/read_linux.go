@@ -3,9 +3,12 @@
 package procfs
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
+	"syscall"
 )
 
 // ReadStat reads /proc/<pid>/stat. Once the process is gone (reaped) the
@@ -24,4 +27,35 @@ func ReadStat(pid int) (Stat, error) {
 		return Stat{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
 	return st, nil
+}
+
+// All reads the stat of every process in this process's pid namespace.
+// A process that exits while the list is read is left out; any other
+// failure to read one is returned, with what was read so far.
+func All() ([]Stat, error) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("procfs: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("procfs: list /proc: %w", err)
+	}
+	var all []Stat
+	for _, name := range names {
+		pid, err := strconv.Atoi(name)
+		if err != nil || pid <= 0 {
+			continue // not a process: self, sys, ...
+		}
+		st, err := ReadStat(pid)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH):
+			continue // gone meanwhile
+		case err != nil:
+			return all, err
+		}
+		all = append(all, st)
+	}
+	return all, nil
 }

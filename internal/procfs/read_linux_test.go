@@ -54,3 +54,24 @@ func TestReadStatNoSuchPid(t *testing.T) {
 		}
 	}
 }
+
+// TestAllHasSelfAndParent: the list holds this process and its parent,
+// each as ReadStat reads it.
+func TestAllHasSelfAndParent(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, st := range all {
+		if st.PID == os.Getpid() || st.PID == os.Getppid() {
+			if one, err := ReadStat(st.PID); err != nil || one.Start != st.Start || one.PPID != st.PPID {
+				t.Errorf("All has %+v; ReadStat says %+v, %v", st, one, err)
+			}
+			found++
+		}
+	}
+	if found != 2 {
+		t.Errorf("All: %d processes, %d of self and parent; want both", len(all), found)
+	}
+}
