@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/ctlsock"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/listeners"
 )
@@ -36,12 +37,7 @@ func TestConstantsMatchTheProtocol(t *testing.T) {
 func TestDialFailuresAreClassified(t *testing.T) {
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "stale.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.SetUnlinkOnClose(false)
-	ln.Close()
+	testutil.StaleSocket(t, stale)
 	file := filepath.Join(dir, "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -73,20 +73,31 @@ func waitStopsAccepting(t *testing.T, pid int, addr string) {
 	}
 }
 
-// listening reports whether pid holds a listening TCP socket (state 0A
-// in /proc/<pid>/net/tcp) on addr's port.
-func listening(pid int, addr string) bool {
+// listening reports whether pid holds a listening TCP socket on addr's
+// port.
+func listening(pid int, addr string) bool { return tcpSockets(pid, addr, tcpListen) > 0 }
+
+// TCP states as /proc/<pid>/net/tcp writes them.
+const (
+	tcpEstablished = "01"
+	tcpListen      = "0A"
+)
+
+// tcpSockets counts the TCP sockets in state on addr's local port that pid
+// holds open, from /proc/<pid>/net/tcp.
+func tcpSockets(pid int, addr, state string) int {
 	_, port, _ := strings.Cut(addr, ":")
 	p, _ := strconv.Atoi(port)
 	want := fmt.Sprintf(":%04X ", p)
 	inodes := harness.SocketInodes(pid)
+	n := 0
 	for _, line := range procLines(fmt.Sprintf("/proc/%d/net/tcp", pid)) {
 		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[1]+" ", want) && f[3] == "0A" && inodes[f[9]] {
-			return true
+		if len(f) > 9 && strings.HasSuffix(f[1]+" ", want) && f[3] == state && inodes[f[9]] {
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // TestCLIStopTimeout: a request longer than -timeout keeps the serving

@@ -214,23 +214,9 @@ func waitInFlight(t *testing.T, d *demoProc, pid, n int) {
 	}
 }
 
-// established counts the connections to addr that pid has accepted, from
-// /proc/<pid>/net/tcp (the local port, state 01 = ESTABLISHED), restricted
-// to sockets pid holds open.
-func established(pid int, addr string) int {
-	_, port, _ := strings.Cut(addr, ":")
-	p, _ := strconv.Atoi(port)
-	want := fmt.Sprintf(":%04X ", p)
-	inodes := harness.SocketInodes(pid)
-	n := 0
-	for _, line := range procLines(fmt.Sprintf("/proc/%d/net/tcp", pid)) {
-		f := strings.Fields(line)
-		if len(f) > 9 && strings.HasSuffix(f[1]+" ", want) && f[3] == "01" && inodes[f[9]] {
-			n++
-		}
-	}
-	return n
-}
+// established counts the connections to addr that pid has accepted and
+// holds open.
+func established(pid int, addr string) int { return tcpSockets(pid, addr, tcpEstablished) }
 
 // TestUpgradeWhileOlderGenerationsDrain keeps generation 1 draining (a
 // slow request) while generation 2 upgrades to 3, and shows that past

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -80,12 +79,7 @@ func TestUsage(t *testing.T) {
 func TestStopPaths(t *testing.T) {
 	dir := testutil.ShortDir(t)
 	stale := filepath.Join(dir, "stale.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln.SetUnlinkOnClose(false)
-	ln.Close()
+	testutil.StaleSocket(t, stale)
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o600)
 	long := dir + "/" + strings.Repeat("x", ctlsock.MaxPathLen)
