@@ -80,6 +80,23 @@ func TestControlWithdrawnRequestIsDropped(t *testing.T) {
 	}
 }
 
+// TestControlWithdrawnTakeoverIsNotBegun: a process that asked for a
+// takeover and gave up before the server could read it (it has gone) is
+// not handed anything: no upgrade is begun for it.
+func TestControlWithdrawnTakeoverIsNotBegun(t *testing.T) {
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: ctl})
+	c, _, server := connPair(t)
+	c.Send(wire.TypeRequest, wire.Request{Op: wire.OpTakeover})
+	c.Send(wire.TypeHello, wire.Hello{PID: os.Getpid()})
+	c.Close()
+	u.ctl.handle(server)
+	if st := u.status(); st.State != control.StateServing || st.LastUpgrade != nil {
+		t.Errorf("after a withdrawn takeover: state %s, last upgrade %+v; want serving, no upgrade begun", st.State, st.LastUpgrade)
+	}
+}
+
 // TestControlReceiptThenAnswer: a client that asked for a receipt and
 // stays gets the receipt first, then the answer.
 func TestControlReceiptThenAnswer(t *testing.T) {
