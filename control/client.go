@@ -3,15 +3,28 @@ package control
 import (
 	"errors"
 	"fmt"
+	"net"
+	"os"
 	"time"
 
 	"github.com/handoff-go/handoff/internal/ctlsock"
 	"github.com/handoff-go/handoff/internal/wire"
 )
 
-// DefaultDialTimeout bounds connecting to a control socket when
-// Client.DialTimeout is zero.
-const DefaultDialTimeout = 5 * time.Second
+// Defaults for a Client's zero fields.
+const (
+	// DefaultDialTimeout bounds connecting to a control socket.
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultAnswerTimeout bounds the wait for the server's first answer
+	// to a request. A server out of file descriptors cannot accept the
+	// connection, yet the kernel queues it and the request: past this,
+	// the request is withdrawn (ErrNoAnswer).
+	DefaultAnswerTimeout = 5 * time.Second
+)
+
+// withdrawGrace is how long a withdrawn request waits for the server's
+// last word: that it took the request after all, or dropped it.
+const withdrawGrace = time.Second
 
 // Errors a caller can branch on with errors.Is. A failed dial also matches
 // the cause from package net (syscall.ECONNREFUSED, os.ErrNotExist...).
@@ -25,6 +38,20 @@ var (
 	ErrNotAllowed = errors.New("control: not allowed to connect")
 	// ErrHungUp: the server closed the connection.
 	ErrHungUp = errors.New("control: the server hung up")
+	// ErrNotSocket: the path is a regular file, a directory or another
+	// kind of file: a wrong path rather than a server that is gone.
+	ErrNotSocket = errors.New("control: not a socket")
+	// ErrPathTooLong: no Unix socket can have the path (sun_path).
+	ErrPathTooLong = errors.New("control: socket path too long")
+	// ErrNoAnswer: the server did not answer in time (it may be out of
+	// file descriptors, or stuck). The request was withdrawn before the
+	// server read it, or the server read it after that and dropped it:
+	// it was not carried out.
+	ErrNoAnswer = errors.New("control: no answer; the request was withdrawn and not carried out")
+	// ErrOutcomeUnknown: the server received the request, then the
+	// answer was lost (the connection broke, or the deadline passed):
+	// the request may have been carried out. Ask for the status.
+	ErrOutcomeUnknown = errors.New("control: the outcome is unknown")
 )
 
 // RefusedError is a server turning a connection away instead of answering
@@ -36,10 +63,19 @@ type RefusedError struct {
 func (e *RefusedError) Error() string { return "server refused: " + e.Reason }
 
 // Client talks to the server whose control socket is at Path. The zero
-// DialTimeout means DefaultDialTimeout.
+// DialTimeout means DefaultDialTimeout, the zero AnswerTimeout
+// DefaultAnswerTimeout.
 type Client struct {
-	Path        string
-	DialTimeout time.Duration
+	Path          string
+	DialTimeout   time.Duration
+	AnswerTimeout time.Duration
+}
+
+func (cl Client) answerTimeout() time.Duration {
+	if cl.AnswerTimeout <= 0 {
+		return DefaultAnswerTimeout
+	}
+	return cl.AnswerTimeout
 }
 
 // maxStatusPages bounds how many pages Status asks for: a set that keeps
@@ -64,12 +100,17 @@ func (cl Client) Status() (Status, error) {
 
 func (cl Client) statusPage(from int) (Status, error) {
 	var st Status
-	c, err := cl.dial(wire.Request{Op: wire.OpStatus, From: from})
+	c, _, err := cl.dial(wire.Request{Op: wire.OpStatus, From: from})
 	if err != nil {
 		return st, err
 	}
 	defer c.Close()
-	if err := c.Expect(wire.TypeStatus, &st); err != nil {
+	c.SetTimeout(cl.answerTimeout())
+	err = c.Expect(wire.TypeStatus, &st)
+	if errors.Is(err, os.ErrDeadlineExceeded) { // a status changes nothing: withdrawing it is closing
+		return st, &classified{kind: ErrNoAnswer, err: fmt.Errorf("control: no status from the server on %s within %v", cl.Path, cl.answerTimeout())}
+	}
+	if err != nil {
 		return st, fmt.Errorf("control: status from %s: %w", cl.Path, explain(err))
 	}
 	return st, nil
@@ -86,48 +127,72 @@ func (cl Client) Upgrade() (*Call, error) { return cl.call(wire.OpUpgrade) }
 func (cl Client) Stop() (*Call, error) { return cl.call(wire.OpStop) }
 
 func (cl Client) call(op string) (*Call, error) {
-	c, err := cl.dial(wire.Request{Op: op})
+	c, raw, err := cl.dial(wire.Request{Op: op, Ack: true})
 	if err != nil {
 		return nil, err
 	}
-	return &Call{c: c, path: cl.Path, op: op}, nil
+	r := &Call{c: c, raw: raw, path: cl.Path, op: op, answer: cl.answerTimeout()}
+	r.answerBy = time.Now().Add(r.answer)
+	return r, nil
 }
 
 // dial connects and sends req: the one way every request starts.
-func (cl Client) dial(req wire.Request) (*wire.Conn, error) {
+func (cl Client) dial(req wire.Request) (*wire.Conn, *net.UnixConn, error) {
 	timeout := cl.DialTimeout
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
 	}
-	c, err := ctlsock.Dial(cl.Path, timeout)
+	raw, err := ctlsock.DialUnix(cl.Path, timeout)
 	if err != nil {
-		return nil, dialFailed(err)
+		return nil, nil, dialFailed(err)
 	}
+	c := wire.NewConn(raw)
 	if err := ctlsock.Send(c, req); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("control: send %s request to %s: %w", req.Op, cl.Path, explain(err))
+		return nil, nil, fmt.Errorf("control: send %s request to %s: %w", req.Op, cl.Path, explain(err))
 	}
-	return c, nil
+	return c, raw, nil
 }
 
 // Call is one upgrade or stop request in flight. Its methods are for one
 // goroutine, but Close may be called from another to end a blocked read.
+//
+// Until the server's first answer, reads are bounded by the Client's
+// AnswerTimeout too. A server that has not answered by then has not
+// begun: the Call withdraws the request (it shuts down its sending side,
+// which a server sees before it acts) and Result returns ErrNoAnswer.
+// Once the server has answered, a lost answer is ErrOutcomeUnknown.
 type Call struct {
-	c    *wire.Conn
-	path string
-	op   string
+	c        *wire.Conn
+	raw      *net.UnixConn // c's socket, to withdraw the request
+	path     string
+	op       string
+	answer   time.Duration // the Client's AnswerTimeout
+	answerBy time.Time     // when an unanswered request is withdrawn
+	deadline time.Time     // SetDeadline's
+	received bool          // the server has answered: it has the request
 }
 
 // SetDeadline bounds every later read; the zero time removes the bound.
-func (r *Call) SetDeadline(t time.Time) { r.c.SetDeadline(t) }
+func (r *Call) SetDeadline(t time.Time) {
+	r.deadline = t
+	r.c.SetDeadline(r.readDeadline())
+}
+
+func (r *Call) readDeadline() time.Time {
+	if !r.received && (r.deadline.IsZero() || r.answerBy.Before(r.deadline)) {
+		return r.answerBy
+	}
+	return r.deadline
+}
 
 // Result reads the server's answer. Each Progress before it goes to
 // progress; with a nil progress, a Progress is an error (a stop has none).
 func (r *Call) Result(progress func(Progress)) (Result, error) {
 	for {
-		m, err := r.c.Recv()
+		m, err := r.next()
 		if err != nil {
-			return Result{}, fmt.Errorf("control: %s request to %s: no answer: %w", r.op, r.path, explain(err))
+			return Result{}, err
 		}
 		switch {
 		case m.Type == wire.TypeProgress && progress != nil:
@@ -147,6 +212,59 @@ func (r *Call) Result(progress func(Progress)) (Result, error) {
 			return Result{}, fmt.Errorf("control: %s request to %s: %w: %s", r.op, r.path, wire.ErrUnexpected, m.Type)
 		}
 	}
+}
+
+// next reads the server's next message that is more than a receipt.
+func (r *Call) next() (wire.Msg, error) {
+	for {
+		r.c.SetDeadline(r.readDeadline())
+		m, err := r.c.Recv()
+		switch {
+		case err == nil:
+			r.received = true
+			if isReceipt(m) {
+				continue
+			}
+			return m, nil
+		case !r.received && errors.Is(err, os.ErrDeadlineExceeded):
+			return r.withdraw()
+		case r.received:
+			return m, &classified{kind: ErrOutcomeUnknown, err: fmt.Errorf(
+				"control: %s request to %s: the server received it, then: %w", r.op, r.path, explain(err))}
+		}
+		return m, fmt.Errorf("control: %s request to %s: no answer: %w", r.op, r.path, explain(err))
+	}
+}
+
+func isReceipt(m wire.Msg) bool {
+	var p wire.Progress
+	return m.Type == wire.TypeProgress && m.Decode(&p) == nil && p.Event == wire.EventReceived
+}
+
+// withdraw takes back a request the server has not answered in time. A
+// server that reads it from now on sees the client hang up (the sending
+// side is shut down) before it acts, and drops it (PROTOCOL.md §8). One
+// that got to it a moment earlier says so: its receipt, then its
+// verdict, which is either the first answer (it went ahead: the Call goes
+// on) or the hang-up (it dropped the request).
+func (r *Call) withdraw() (wire.Msg, error) {
+	r.raw.CloseWrite()
+	r.c.SetDeadline(time.Now().Add(withdrawGrace))
+	m, err := r.c.Recv()
+	if err == nil && isReceipt(m) {
+		m, err = r.c.Recv()
+		if err != nil && !errors.Is(err, wire.ErrClosed) {
+			return m, &classified{kind: ErrOutcomeUnknown, err: fmt.Errorf(
+				"control: %s request to %s: the server received it just as it was withdrawn after %v, and did not say whether it carries it out: %w",
+				r.op, r.path, r.answer, err)}
+		}
+	}
+	if err == nil { // it went ahead
+		r.received = true
+		return m, nil
+	}
+	return m, &classified{kind: ErrNoAnswer, err: fmt.Errorf(
+		"control: %s request to %s: no answer within %v; withdrawn, not carried out", r.op, r.path, r.answer)}
 }
 
 // WaitHangUp waits, after a granted request, for the server to close the
@@ -174,7 +292,7 @@ func dialFailed(err error) error {
 		return err
 	}
 	kind := map[ctlsock.Failure]error{ctlsock.NoSocket: ErrNoServer, ctlsock.Stale: ErrStaleSocket,
-		ctlsock.NotAllowed: ErrNotAllowed}[de.Failure]
+		ctlsock.NotAllowed: ErrNotAllowed, ctlsock.NotSocket: ErrNotSocket, ctlsock.TooLong: ErrPathTooLong}[de.Failure]
 	if kind == nil {
 		return err
 	}

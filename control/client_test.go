@@ -2,14 +2,18 @@ package control
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/internal/ctlsock"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/listeners"
 )
@@ -33,27 +37,122 @@ func TestConstantsMatchTheProtocol(t *testing.T) {
 func TestDialFailuresAreClassified(t *testing.T) {
 	dir := t.TempDir()
 	stale := filepath.Join(dir, "stale.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: stale, Net: "unix"})
-	if err != nil {
+	testutil.StaleSocket(t, stale)
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln.SetUnlinkOnClose(false)
-	ln.Close()
+	long := filepath.Join(dir, strings.Repeat("x", 200))
 	for _, tc := range []struct {
 		name  string
 		path  string
 		want  error
 		cause error
+		says  string
 	}{
 		{name: "missing", path: filepath.Join(dir, "none.sock"), want: ErrNoServer, cause: os.ErrNotExist},
-		{name: "stale", path: stale, want: ErrStaleSocket, cause: syscall.ECONNREFUSED},
+		{name: "stale", path: stale, want: ErrStaleSocket, cause: syscall.ECONNREFUSED, says: "stale socket"},
+		{name: "regular file", path: file, want: ErrNotSocket, cause: syscall.ECONNREFUSED, says: "is a regular file, not a control socket"},
+		{name: "directory", path: dir, want: ErrNotSocket, cause: syscall.ECONNREFUSED, says: "is a directory, not a control socket"},
+		{name: "too long", path: long, want: ErrPathTooLong, says: fmt.Sprintf("may have at most %d", ctlsock.MaxPathLen)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Client{Path: tc.path}.Status()
-			if !errors.Is(err, tc.want) || !errors.Is(err, tc.cause) {
-				t.Errorf("got %v; want an error matching %v and %v", err, tc.want, tc.cause)
+			if !errors.Is(err, tc.want) || (tc.cause != nil && !errors.Is(err, tc.cause)) || !strings.Contains(fmt.Sprint(err), tc.says) {
+				t.Errorf("got %v; want an error matching %v and %v, saying %q", err, tc.want, tc.cause, tc.says)
+			}
+			if tc.want != ErrStaleSocket && errors.Is(err, ErrStaleSocket) {
+				t.Errorf("got %v; want no stale-socket error for a path that is no socket", err)
 			}
 		})
+	}
+}
+
+// A server that cannot accept (out of fds) leaves the connection and the
+// request in the backlog: the call gives up after AnswerTimeout with
+// ErrNoAnswer, having withdrawn the request, and a server that reads it
+// afterwards sees its client gone.
+func TestNoAnswerWithdraws(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ctl.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, op := range []func(Client) (*Call, error){Client.Upgrade, Client.Stop} {
+		c, err := op(Client{Path: path, AnswerTimeout: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(time.Minute))
+		start := time.Now()
+		_, err = c.Result(func(Progress) {})
+		if !errors.Is(err, ErrNoAnswer) || errors.Is(err, ErrOutcomeUnknown) {
+			t.Errorf("got %v; want ErrNoAnswer", err)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("gave up after %v; want about the answer timeout and the grace", d)
+		}
+		c.Close()
+		raw, err := ln.AcceptUnix() // the server gets to it at last
+		if err != nil {
+			t.Fatal(err)
+		}
+		var req wire.Request
+		if err := wire.NewConn(raw).Expect(wire.TypeRequest, &req); err != nil || !req.Ack {
+			t.Errorf("queued request: %+v, %v; want one asking for a receipt", req, err)
+		}
+		if !ctlsock.PeerGone(raw) {
+			t.Error("server: client not seen gone after it withdrew")
+		}
+		raw.Close()
+	}
+}
+
+// A server that read the request just before the withdrawal says so, and
+// its next word decides: an answer (it went ahead) or the hang-up (it
+// dropped the request).
+func TestWithdrawRaces(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		then func(c *wire.Conn)
+		want error // nil: the upgrade's Result
+	}{
+		{name: "went ahead", then: func(c *wire.Conn) { c.Send(wire.TypeResult, wire.Result{OK: true, PID: 7}) }},
+		{name: "dropped", then: func(*wire.Conn) {}, want: ErrNoAnswer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := serveOnce(t, func(c *wire.Conn, req wire.Request) {
+				time.Sleep(150 * time.Millisecond) // past the client's answer timeout: it withdraws meanwhile
+				c.Send(wire.TypeProgress, wire.Progress{Event: wire.EventReceived})
+				tc.then(c)
+			})
+			c, err := Client{Path: path, AnswerTimeout: 50 * time.Millisecond}.Upgrade()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			res, err := c.Result(func(Progress) {})
+			switch {
+			case tc.want != nil && !errors.Is(err, tc.want):
+				t.Errorf("got %+v, %v; want %v", res, err, tc.want)
+			case tc.want == nil && (err != nil || !res.OK || res.PID != 7):
+				t.Errorf("got %+v, %v; want OK pid 7", res, err)
+			}
+		})
+	}
+}
+
+// Once the server has received the request, a lost answer is not "no
+// answer": the request may have been carried out.
+func TestLostAfterReceiptIsUnknown(t *testing.T) {
+	path := serveOnce(t, func(c *wire.Conn, _ wire.Request) {
+		c.Send(wire.TypeProgress, wire.Progress{Event: wire.EventReceived})
+		c.Send(wire.TypeProgress, wire.Progress{Event: wire.EventStarted, PID: 8})
+	})
+	_, err := call(t, path, Client.Upgrade).Result(func(Progress) {})
+	if !errors.Is(err, ErrOutcomeUnknown) || errors.Is(err, ErrNoAnswer) {
+		t.Errorf("got %v; want ErrOutcomeUnknown", err)
 	}
 }
 

@@ -11,7 +11,11 @@
 //
 // Failures say what to do about them: errors.Is matches ErrNoServer
 // (nothing at the path), ErrStaleSocket (a socket whose server is gone),
-// ErrNotAllowed, and ErrHungUp; a server that turned a request away
-// returns a *RefusedError with its reason. A request the server answered
+// ErrNotSocket and ErrPathTooLong (a wrong path), ErrNotAllowed, and
+// ErrHungUp; a server that turned a request away returns a *RefusedError
+// with its reason. A server that does not answer within AnswerTimeout (out
+// of file descriptors, stuck) gets its request withdrawn: ErrNoAnswer
+// means it was not carried out. ErrOutcomeUnknown means the server had
+// the request when the answer was lost: ask for the status. A request the server answered
 // but did not grant is a Result with OK false and a Code.
 package control

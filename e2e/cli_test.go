@@ -4,11 +4,14 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // cliResult is what one run of the handoff CLI printed, and how it ended.
@@ -137,7 +141,7 @@ func handoffCLIAsync(control string) cliResult {
 func TestCLIErrors(t *testing.T) {
 	dir := testutil.ShortDir(t)
 	stale := filepath.Join(dir, "stale.sock")
-	makeStaleSocket(t, stale)
+	testutil.StaleSocket(t, stale)
 	tests := []struct {
 		name string
 		args []string
@@ -146,6 +150,7 @@ func TestCLIErrors(t *testing.T) {
 	}{
 		{"missing socket", []string{"status", "-control", filepath.Join(dir, "none.sock")}, 1, "no control socket at"},
 		{"stale socket", []string{"upgrade", "-control", stale}, 1, "nobody answers"},
+		{"path too long", []string{"status", "-control", dir + "/" + strings.Repeat("x", 120)}, 1, "a Unix socket path may have at most 107 on linux"},
 		{"unknown command", []string{"restart"}, 2, `unknown command "restart"`},
 		{"no control path", []string{"status"}, 2, "give -control PATH"},
 		{"bad flag", []string{"upgrade", "-bogus"}, 2, "flag provided but not defined: -bogus"},
@@ -215,5 +220,92 @@ func TestFinalStopLeavesNoFiles(t *testing.T) {
 		if _, err := os.Stat(p); !os.IsNotExist(err) {
 			t.Errorf("%s after the final stop: %v; want it removed", p, err)
 		}
+	}
+}
+
+// TestCLIUpgradeNoAnswerOutOfFDs: a server out of file descriptors cannot
+// accept the control connection, but the kernel queues it and the
+// request. `handoff upgrade` must not call that a failure and leave the
+// server to upgrade once it has fds again: it withdraws the request,
+// exits 3 saying nothing was done, and the server, reading the request
+// later, drops it and keeps serving.
+func TestCLIUpgradeNoAnswerOutOfFDs(t *testing.T) {
+	d := startDemo(t)
+	restore := exhaustFDs(t, d.first)
+	up := handoffCLI(t, procOpts{}, "upgrade", "-control", d.control, "-timeout", "30s")
+	if up.code != 3 || !strings.Contains(up.output, "no answer from the server on "+d.control+" within 5s") ||
+		!strings.Contains(up.output, "nothing was done") {
+		t.Errorf("upgrade of a server out of fds: exit %d\n%s\nwant exit 3: no answer within 5s, nothing was done", up.code, up.output)
+	}
+	restore()
+	if err := harness.Poll(10*time.Second, func() bool { return strings.Contains(d.log(), "control request dropped") }); err != nil {
+		t.Fatalf("server did not drop the withdrawn request once it had fds again:\n%s", d.log())
+	}
+	st := handoffCLI(t, procOpts{}, "status", "-json", "-control", d.control)
+	var parsed control.Status
+	if err := json.Unmarshal([]byte(st.output), &parsed); err != nil || parsed.PID != d.first || parsed.LastUpgrade != nil {
+		t.Fatalf("status after: %v: %+v\nwant pid %d serving, no upgrade tried", err, parsed, d.first)
+	}
+	d.waitServes(t, d.first)
+}
+
+// exhaustFDs lowers pid's RLIMIT_NOFILE to its lowest free fd number, so
+// that its next accept fails with EMFILE, and returns what puts the limit
+// back (also run at cleanup).
+func exhaustFDs(t *testing.T, pid int) (restore func()) {
+	t.Helper()
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Skipf("prlimit: %v", err)
+	}
+	used := map[int]bool{}
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range ents {
+		n, _ := strconv.Atoi(e.Name())
+		used[n] = true
+	}
+	free := 0
+	for used[free] {
+		free++
+	}
+	lim := unix.Rlimit{Cur: uint64(free), Max: old.Max}
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Skipf("prlimit: %v", err)
+	}
+	var once sync.Once
+	restore = func() { once.Do(func() { unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil) }) }
+	t.Cleanup(restore)
+	return restore
+}
+
+// TestCLIUsageAndVersion: -h lists every flag with its default and the
+// exit statuses; a bad flag prints the usage once; a bare handoff is a
+// usage error; version names the Go toolchain.
+func TestCLIUsageAndVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+		once string
+	}{
+		{name: "bare", code: 2, want: []string{"usage:", "handoff stop"}},
+		{name: "upgrade -h", args: []string{"upgrade", "-h"}, code: 0,
+			want: []string{"-timeout D", "(default 2m0s)", "-wait D", "(default 1m0s)", "exit status:"}},
+		{name: "stop -h", args: []string{"stop", "-h"}, code: 0, want: []string{"-timeout D", "(default 1m0s)", "nothing served"}},
+		{name: "status -h", args: []string{"status", "-h"}, code: 0, want: []string{"-control PATH", "-json"}},
+		{name: "bad flag", args: []string{"stop", "-bogus"}, code: 2, want: []string{"-bogus", "-timeout D"}, once: "usage: handoff stop"},
+		{name: "version", args: []string{"version"}, code: 0, want: []string{"handoff ", runtime.Version()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := handoffCLI(t, procOpts{env: []string{"HANDOFF_CONTROL="}}, tc.args...)
+			ok := res.code == tc.code && (tc.once == "" || strings.Count(res.output, tc.once) == 1)
+			for _, w := range tc.want {
+				ok = ok && strings.Contains(res.output, w)
+			}
+			if !ok {
+				t.Errorf("handoff %v: exit %d\n%s\nwant exit %d with %q (and %q once)", tc.args, res.code, res.output, tc.code, tc.want, tc.once)
+			}
+		})
 	}
 }

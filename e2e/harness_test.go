@@ -343,12 +343,3 @@ func freeAddr(t *testing.T) string {
 	}
 	return addr
 }
-
-// makeStaleSocket leaves a Unix socket file at path that nobody listens on,
-// as a crashed server would.
-func makeStaleSocket(t *testing.T, path string) {
-	t.Helper()
-	if err := harness.StaleSocket(path); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/handoff-go/handoff/e2e/internal/harness"
 	"github.com/handoff-go/handoff/e2e/internal/proc"
 	"github.com/handoff-go/handoff/internal/testutil"
 )
@@ -26,6 +27,10 @@ func TestCLIStopDrainsEveryGeneration(t *testing.T) {
 	go func() { slow1 <- slowGet(d.addr, 1500) }()
 	waitInFlight(t, d, gen1, 1)
 	gen2 := d.upgradeBySignalNoWait(t, gen1)
+	// gen2 serves once it is ready, but gen1 accepts on the same socket
+	// until it has its ReadyAck and closes its copy: a request sent before
+	// then may be gen1's, and gen2 would never have one in flight.
+	waitStopsAccepting(t, gen1, d.addr)
 	slow2 := make(chan string, 1)
 	go func() { slow2 <- slowGet(d.addr, 1000) }()
 	waitInFlight(t, d, gen2, 1)
@@ -58,6 +63,19 @@ func TestCLIStopDrainsEveryGeneration(t *testing.T) {
 	}
 }
 
+// waitStopsAccepting waits until pid holds no listening socket on addr's
+// port: from then on, only the processes that still hold it accept.
+func waitStopsAccepting(t *testing.T, pid int, addr string) {
+	t.Helper()
+	if err := harness.Poll(10*time.Second, func() bool { return !listening(pid, addr) }); err != nil {
+		t.Fatalf("pid %d still listens on %s: %v", pid, addr, err)
+	}
+}
+
+// listening reports whether pid holds a listening TCP socket on addr's
+// port.
+func listening(pid int, addr string) bool { return harness.Sockets(pid, addr, harness.TCPListen) > 0 }
+
 // TestCLIStopTimeout: a request longer than -timeout keeps the serving
 // generation alive; stop exits 1 and names it. A second stop finishes.
 func TestCLIStopTimeout(t *testing.T) {
@@ -78,20 +96,45 @@ func TestCLIStopTimeout(t *testing.T) {
 	}
 }
 
-// TestCLIStopNothingServes: a stale socket (the server died) means there
-// is nothing to stop: exit 0, as systemd's ExecStop needs after a crash;
-// a missing socket is more likely a wrong path: exit 1.
+// TestCLIStopNothingServes: no file at the path (the server stopped and
+// removed it) or a stale socket (it died) means nothing to stop: exit 0,
+// as systemd's ExecStop on a stopped service needs. A path that is no
+// socket is a wrong -control, not a stopped service: exit 1 naming it.
 func TestCLIStopNothingServes(t *testing.T) {
 	dir := testutil.ShortDir(t)
 	stale := dir + "/stale.sock"
-	makeStaleSocket(t, stale)
-	if res := handoffCLI(t, procOpts{}, "stop", "-control", stale); res.code != 0 || !strings.Contains(res.output, "nothing to stop") {
-		t.Errorf("stop on a stale socket: exit %d\n%s\nwant exit 0, nothing to stop", res.code, res.output)
+	testutil.StaleSocket(t, stale)
+	file := dir + "/file"
+	os.WriteFile(file, nil, 0o600)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{name: "stale socket", args: []string{"-control", stale}, code: 0, want: "nothing to stop"},
+		{name: "no file", args: []string{"-control", dir + "/none.sock"}, code: 0, want: "nothing to stop"},
+		{name: "regular file", args: []string{"-control", file}, code: 1, want: file + " is a regular file, not a control socket"},
+		{name: "directory", args: []string{"-control", dir}, code: 1, want: dir + " is a directory, not a control socket"},
+		{name: "bad -timeout", args: []string{"-control", stale, "-timeout", "x"}, code: 2, want: "invalid value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := handoffCLI(t, procOpts{}, append([]string{"stop"}, tc.args...)...)
+			if res.code != tc.code || !strings.Contains(res.output, tc.want) {
+				t.Errorf("stop %v: exit %d\n%s\nwant exit %d saying %q", tc.args, res.code, res.output, tc.code, tc.want)
+			}
+		})
 	}
-	if res := handoffCLI(t, procOpts{}, "stop", "-control", dir+"/none.sock"); res.code != 1 || !strings.Contains(res.output, "no control socket") {
-		t.Errorf("stop on a missing socket: exit %d\n%s\nwant exit 1, no control socket", res.code, res.output)
-	}
-	if res := handoffCLI(t, procOpts{}, "stop", "-control", stale, "-timeout", "x"); res.code != 2 {
-		t.Errorf("stop with a bad -timeout: exit %d\n%s\nwant exit 2", res.code, res.output)
+}
+
+// TestCLIStopTwice: a second stop after a clean one finds nothing to stop
+// and says so, exit 0, as the first one did.
+func TestCLIStopTwice(t *testing.T) {
+	d := startDemo(t)
+	for i, want := range []string{"stopped: no generation is left", "nothing to stop"} {
+		res := handoffCLI(t, procOpts{}, "stop", "-control", d.control, "-timeout", "20s")
+		if res.code != 0 || !strings.Contains(res.output, want) {
+			t.Fatalf("stop #%d: exit %d\n%s\nwant exit 0 saying %q", i+1, res.code, res.output, want)
+		}
 	}
 }

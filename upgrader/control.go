@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/ctlsock"
 	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/wire"
 )
@@ -184,11 +185,35 @@ func (cs *controlServer) handle(raw *net.UnixConn) {
 		cs.u.log.Warn("bad control request", "err", err)
 		return
 	}
-	keep = cs.dispatch(c, req)
+	if !cs.wanted(c, raw, req) {
+		return
+	}
+	keep = cs.dispatch(c, raw, req)
+}
+
+// wanted reports whether a request that acts is still wanted: its client
+// may have given up before this process could read it (out of fds, the
+// connection waited in the backlog), and must not learn of an upgrade or
+// a stop it was told nothing about. A client that asked for a receipt is
+// sent one first, so that if it withdraws from now on, this check sees it
+// (PROTOCOL.md §8). A takeover is checked in admit, after its Hello.
+func (cs *controlServer) wanted(c *wire.Conn, raw *net.UnixConn, req wire.Request) bool {
+	if req.Op != wire.OpUpgrade && req.Op != wire.OpStop {
+		return true
+	}
+	if req.Ack && c.Send(wire.TypeProgress, control.Progress{Event: wire.EventReceived, PID: cs.u.pid}) != nil {
+		cs.u.log.Warn("control request dropped: its client has gone", "op", req.Op)
+		return false
+	}
+	if ctlsock.PeerGone(raw) {
+		cs.u.log.Warn("control request dropped: its client gave up waiting and has gone", "op", req.Op)
+		return false
+	}
+	return true
 }
 
 // dispatch answers one request and reports whether c must stay open.
-func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
+func (cs *controlServer) dispatch(c *wire.Conn, raw *net.UnixConn, req wire.Request) bool {
 	switch req.Op {
 	case wire.OpStatus:
 		if err := c.Send(wire.TypeStatus, cs.u.statusPage(req.From)); err != nil {
@@ -199,7 +224,7 @@ func (cs *controlServer) dispatch(c *wire.Conn, req wire.Request) bool {
 		// A replacement leaves this process serving: nothing to linger for.
 		return cs.upgrade(c) && cs.u.opts.hooks.Replace == nil
 	case wire.OpTakeover:
-		cs.admit(c)
+		cs.admit(c, raw)
 		return false
 	case wire.OpStop:
 		return cs.stop(c)
@@ -224,11 +249,17 @@ func (cs *controlServer) upgrade(c *wire.Conn) bool {
 
 // admit hands the set to the process at the other end of c, which
 // someone else started (see admitTakeover). Once admitted, c belongs to
-// the upgrade, which keeps it on success.
-func (cs *controlServer) admit(c *wire.Conn) {
+// the upgrade, which keeps it on success. A process that gave up waiting
+// (this one could not accept it in time) has gone: its takeover is not
+// begun.
+func (cs *controlServer) admit(c *wire.Conn, raw *net.UnixConn) {
 	n, err := cs.u.admitTakeover(c)
 	if err != nil {
 		cs.u.log.Warn("takeover refused", "err", err)
+		return
+	}
+	if ctlsock.PeerGone(raw) {
+		cs.u.log.Warn("takeover dropped: the process that asked gave up waiting and has gone", "pid", n.pid)
 		return
 	}
 	cs.untrack(c)

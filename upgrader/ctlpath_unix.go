@@ -4,10 +4,8 @@ package upgrader
 
 import (
 	"fmt"
-	"runtime"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/handoff-go/handoff/internal/ctlsock"
 )
 
 // checkControlPath refuses, before anything starts, a control path no
@@ -16,13 +14,8 @@ func checkControlPath(path string) error {
 	if path == "" {
 		return nil
 	}
-	limit := len(unix.RawSockaddrUnix{}.Path) - 1 // room for the NUL
-	if len(path) > limit {
-		return fmt.Errorf("upgrader: control socket path %q is %d bytes; a Unix socket path may have at most %d on %s",
-			path, len(path), limit, runtime.GOOS)
-	}
-	if strings.HasPrefix(path, "@") && runtime.GOOS != "linux" {
-		return fmt.Errorf("upgrader: control socket %q: abstract socket names exist only on Linux", path)
+	if err := ctlsock.CheckPath(path); err != nil {
+		return fmt.Errorf("upgrader: %w", err)
 	}
 	return nil
 }

@@ -21,7 +21,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -64,7 +63,8 @@ func runRun(args []string, stdout io.Writer) error {
 
 // parseRun checks everything that can be checked before anything starts.
 func parseRun(args []string, stdout io.Writer) (runConfig, error) {
-	fs, control := newFlags("run", stdout)
+	fs := newFlags("run")
+	control := controlFlag(fs)
 	var cfg runConfig
 	fs.Func("listen", "a socket for PROGRAM, `NAME=NETWORK://ADDR` (tcp, tcp4, tcp6, unix, unixgram, udp, udp4, udp6); repeat for more", func(s string) error {
 		spec, err := parseListen(s)
@@ -87,23 +87,17 @@ func parseRun(args []string, stdout io.Writer) (runConfig, error) {
 	fs.DurationVar(&cfg.upgradeTimeout, "upgrade-timeout", upgrader.DefaultUpgradeTimeout, "give a new child `D` to become ready, else kill it and keep the old one")
 	fs.IntVar(&cfg.maxDraining, "max-draining", upgrader.DefaultMaxDraining, "refuse an upgrade while `N` older children still drain")
 	fs.BoolVar(&cfg.cgroup, "cgroup", true, "put each child and all it starts in a cgroup of their own, where the supervisor may make one (false: follow them through /proc)")
-	fs.SetOutput(io.Discard)
-	if len(args) > 0 && isHelp(args[0]) {
-		fs.SetOutput(stdout)
-		fs.Usage()
-		return cfg, flag.ErrHelp
-	}
-	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return cfg, err
 	}
 	cfg.control = *control
 	sig, err := parseSignal(*stopSig)
 	if err != nil {
-		return cfg, fmt.Errorf("%w: -stop-signal: %v", errUsage, err)
+		return cfg, badUsage(fs, "-stop-signal: %v", err)
 	}
 	cfg.stopSignal = sig
 	if fs.NArg() == 0 {
-		return cfg, fmt.Errorf("%w: no PROGRAM to run: put it after the flags (handoff run -listen ... -- PROGRAM ARGS)", errUsage)
+		return cfg, badUsage(fs, "no PROGRAM to run: put it after the flags (handoff run -listen ... -- PROGRAM ARGS)")
 	}
 	cfg.program, cfg.args = fs.Arg(0), fs.Args()[1:]
 	for _, d := range []struct {
@@ -111,11 +105,11 @@ func parseRun(args []string, stdout io.Writer) (runConfig, error) {
 		v    time.Duration
 	}{{"drain-timeout", cfg.drainTimeout}, {"upgrade-timeout", cfg.upgradeTimeout}} {
 		if d.v <= 0 {
-			return cfg, fmt.Errorf("%w: -%s must be positive, not %v", errUsage, d.name, d.v)
+			return cfg, badUsage(fs, "-%s must be positive, not %v", d.name, d.v)
 		}
 	}
 	if cfg.readyAfter < 0 || cfg.settle < 0 || cfg.maxDraining < 1 {
-		return cfg, fmt.Errorf("%w: -ready-after and -settle must not be negative, -max-draining at least 1", errUsage)
+		return cfg, badUsage(fs, "-ready-after and -settle must not be negative, -max-draining at least 1")
 	}
 	return cfg, nil
 }

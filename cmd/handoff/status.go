@@ -2,20 +2,23 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/handoff-go/handoff/control"
 )
 
 func runStatus(args []string, stdout io.Writer) error {
-	fs, ctl := newFlags("status", stdout)
+	fs := newClientFlags("status")
 	asJSON := fs.Bool("json", false, "print the status as JSON, for programs")
-	if err := parse(fs, ctl, args); err != nil {
+	cl, err := fs.parse(args, stdout)
+	if err != nil {
 		return err
 	}
-	st, err := fetchStatus(*ctl)
+	st, err := fetchStatus(cl.Path)
 	if err != nil {
 		return err
 	}
@@ -30,7 +33,23 @@ func runStatus(args []string, stdout io.Writer) error {
 
 // fetchStatus asks the server on the control socket at path for its status.
 func fetchStatus(path string) (control.Status, error) {
-	return control.Client{Path: path}.Status()
+	st, err := control.Client{Path: path}.Status()
+	return st, explainCall(err, path, "the status request", control.DefaultAnswerTimeout)
+}
+
+// explainCall says what a failed request means for the server, where
+// the control package's words are not enough: what no answer means, and
+// that a lost answer leaves the outcome unknown.
+func explainCall(err error, path, what string, answer time.Duration) error {
+	switch {
+	case errors.Is(err, control.ErrNoAnswer):
+		return fmt.Errorf("no answer from the server on %s within %v: it may be out of file descriptors or stuck; "+
+			"%s was withdrawn, and the server drops it unread: nothing was done (%w)", path, answer, what, err)
+	case errors.Is(err, control.ErrOutcomeUnknown):
+		return fmt.Errorf("the server on %s received %s, then the answer was lost: it may have been carried out; "+
+			"see handoff status -control %s (%w)", path, what, path, err)
+	}
+	return err
 }
 
 func printStatus(w io.Writer, st control.Status) {

@@ -30,27 +30,27 @@ const (
 // signal a pid that no longer is (or is another process's by then).
 // Once its parent is gone, systemd reaps it itself.
 func runStop(args []string, stdout io.Writer) error {
-	fs, ctl := newFlags("stop", stdout)
+	fs := newClientFlags("stop")
 	timeout := fs.Duration("timeout", time.Minute, "give up after `D` and say which generations are still running")
-	if err := parse(fs, ctl, args); err != nil {
+	cl, err := fs.parse(args, stdout)
+	if err != nil {
 		return err
 	}
 	deadline := time.Now().Add(*timeout)
-	st, err := fetchStatus(*ctl)
-	if errors.Is(err, control.ErrStaleSocket) {
-		fmt.Fprintf(stdout, "nothing serves on %s (a stale socket); nothing to stop\n", *ctl)
+	st, err := fetchStatus(cl.Path)
+	if nothingServes(err, cl.Path, stdout) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
 	w := newWatch()
-	if st, err = waitDraining(*ctl, st, deadline, w, stdout); err != nil {
+	if st, err = waitDraining(cl.Path, st, deadline, w, stdout); err != nil {
 		return err
 	}
 	w.add(st.PID, fmt.Sprintf("generation %d, serving", st.Generation))
 	fmt.Fprintf(stdout, "stopping pid %d (generation %d)\n", st.PID, st.Generation)
-	if err := askToStop(*ctl, deadline, w, stdout); err != nil {
+	if err := askToStop(cl.Path, deadline, w, stdout); err != nil {
 		return err
 	}
 	if left := w.wait(deadline, stdout); len(left) > 0 {
@@ -58,6 +58,24 @@ func runStop(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "stopped: no generation is left")
 	return nil
+}
+
+// nothingServes reports whether err says that nothing serves on path, and
+// says so: no file there (the server stopped and removed it, or never
+// ran), or a stale socket (it died). That is a stop done, as systemd's
+// ExecStop on a stopped service needs. A path that is no socket, or one
+// this user may not use, is an error: a wrong path would otherwise pass
+// for a stopped service.
+func nothingServes(err error, path string, stdout io.Writer) bool {
+	switch {
+	case errors.Is(err, control.ErrNoServer):
+		fmt.Fprintf(stdout, "no control socket at %s: nothing serves there; nothing to stop\n", path)
+	case errors.Is(err, control.ErrStaleSocket):
+		fmt.Fprintf(stdout, "nothing serves on %s (a stale socket); nothing to stop\n", path)
+	default:
+		return false
+	}
+	return true
 }
 
 // waitDraining waits until no older generation drains, and returns the
@@ -141,7 +159,8 @@ func notStopped(res control.Result) string {
 // stopOnce sends one stop request and reads the answer. On success the
 // caller owns call.
 func stopOnce(path string, deadline time.Time) (*control.Call, control.Result, error) {
-	call, err := control.Client{Path: path}.Stop()
+	cl := control.Client{Path: path, AnswerTimeout: min(time.Until(deadline), control.DefaultAnswerTimeout)}
+	call, err := cl.Stop()
 	if err != nil {
 		return nil, control.Result{}, err
 	}
@@ -150,7 +169,7 @@ func stopOnce(path string, deadline time.Time) (*control.Call, control.Result, e
 	switch {
 	case err != nil:
 		call.Close()
-		return nil, res, err
+		return nil, res, explainCall(err, path, "the stop request", cl.AnswerTimeout)
 	case !res.OK && res.PID <= 0: // not a generation's answer: a server without the stop operation, say
 		call.Close()
 		return nil, res, fmt.Errorf("stop request to %s refused: %s", path, res.Error)

@@ -11,13 +11,15 @@ import (
 )
 
 func runUpgrade(args []string, stdout io.Writer) error {
-	fs, ctl := newFlags("upgrade", stdout)
-	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the server's answer after `D`")
+	fs := newClientFlags("upgrade")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the upgrade's result after `D`")
 	wait := fs.Duration("wait", time.Minute, "after success, wait up to `D` for the old process to finish draining (0: don't)")
-	if err := parse(fs, ctl, args); err != nil {
+	cl, err := fs.parse(args, stdout)
+	if err != nil {
 		return err
 	}
-	call, err := control.Client{Path: *ctl}.Upgrade()
+	cl.AnswerTimeout = min(*timeout, control.DefaultAnswerTimeout)
+	call, err := cl.Upgrade()
 	if err != nil {
 		return err
 	}
@@ -28,11 +30,8 @@ func runUpgrade(args []string, stdout io.Writer) error {
 		ev.note(p)
 		fmt.Fprintln(stdout, describe(p))
 	})
-	if _, refused := errors.AsType[*control.RefusedError](err); err != nil && !refused {
-		return fmt.Errorf("lost the server before the upgrade finished: %w", err)
-	}
 	if err != nil {
-		return err
+		return explainCall(err, cl.Path, "the upgrade request", cl.AnswerTimeout)
 	}
 	if !res.OK {
 		return failure(res, ev.serving)
@@ -43,7 +42,7 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	case ev.draining == ev.server:
 		waitOld(call, ev.server, *wait, stdout) // it hangs up when it exits
 	default:
-		waitChildGone(*ctl, ev.draining, *wait, stdout) // a supervisor's child
+		waitChildGone(cl.Path, ev.draining, *wait, stdout) // a supervisor's child
 	}
 	return nil
 }

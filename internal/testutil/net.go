@@ -3,6 +3,7 @@ package testutil
 import (
 	"fmt"
 	"net"
+	"testing"
 )
 
 // FreeAddr returns a loopback TCP address that was free a moment ago, for
@@ -15,4 +16,16 @@ func FreeAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// StaleSocket leaves a Unix socket file at path that nobody listens on,
+// as a server that crashed would.
+func StaleSocket(t testing.TB, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.SetUnlinkOnClose(false)
+	ln.Close()
 }

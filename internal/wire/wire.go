@@ -92,6 +92,10 @@ const (
 
 // Progress events of an upgrade (Progress.Event), in order (PROTOCOL.md §8.2).
 const (
+	// EventReceived: the server has read the request and, unless the
+	// client has hung up by now, carries it out. Sent only to a client
+	// whose Request set Ack, before any other answer (PROTOCOL.md §8).
+	EventReceived   = "received"
 	EventUpgrading  = "upgrading"   // the serving process (PID) began an upgrade
 	EventStarted    = "started"     // the new process (PID) is running
 	EventHandedOver = "handed-over" // every fd has been passed and acked
@@ -181,10 +185,13 @@ type Abort struct {
 // Request asks a control server for something: Op is one of the Op
 // constants (status, upgrade, takeover, stop). For OpStatus, From is the
 // index of the first listener to list: a status with more listeners than
-// fit in one frame comes in pages (PROTOCOL.md §8.1).
+// fit in one frame comes in pages (PROTOCOL.md §8.1). Ack asks the
+// server to say EventReceived first, so that a client that gives up
+// waiting can tell whether its request will be carried out (§8).
 type Request struct {
 	Op   string `json:"op"`
 	From int    `json:"from,omitempty"`
+	Ack  bool   `json:"ack,omitempty"`
 }
 
 // Progress reports one step of an upgrade.

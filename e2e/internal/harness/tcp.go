@@ -36,9 +36,15 @@ func tcpSockets(pid string) []tcpSocket {
 // hexPort is port as /proc/net/tcp writes it after the address.
 func hexPort(port int) string { return fmt.Sprintf(":%04X", port) }
 
-// Established counts the connections to addr's port that pid has accepted
-// and still holds open.
-func Established(pid int, addr string) int {
+// TCP states as /proc/<pid>/net/tcp writes them.
+const (
+	TCPEstablished = "01"
+	TCPListen      = "0A"
+)
+
+// Sockets counts the TCP sockets in state on addr's local port that pid
+// holds open.
+func Sockets(pid int, addr, state string) int {
 	ap, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return 0
@@ -46,12 +52,16 @@ func Established(pid int, addr string) int {
 	inodes := SocketInodes(pid)
 	n := 0
 	for _, s := range tcpSockets(fmt.Sprint(pid)) {
-		if strings.HasSuffix(s.local, hexPort(ap.Port)) && s.state == "01" && inodes[s.inode] {
+		if strings.HasSuffix(s.local, hexPort(ap.Port)) && s.state == state && inodes[s.inode] {
 			n++
 		}
 	}
 	return n
 }
+
+// Established counts the connections to addr's port that pid has accepted
+// and still holds open.
+func Established(pid int, addr string) int { return Sockets(pid, addr, TCPEstablished) }
 
 // ServerInode finds the inode of the server's end of the TCP connection
 // from 127.0.0.1's client port cport to srv on 127.0.0.1.
@@ -67,15 +77,4 @@ func ServerInode(srv string, cport int) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// StaleSocket leaves a Unix socket file at path that nobody listens on, as
-// a crashed server would.
-func StaleSocket(path string) error {
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return err
-	}
-	ln.(*net.UnixListener).SetUnlinkOnClose(false)
-	return ln.Close()
 }

@@ -3,13 +3,10 @@
 package harness
 
 import (
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/handoff-go/handoff/internal/testutil"
@@ -35,15 +32,5 @@ func TestEstablishedAndServerInode(t *testing.T) {
 	ino, ok := ServerInode(addr, c.Conn.LocalAddr().(*net.TCPAddr).Port)
 	if !ok || !SocketInodes(os.Getpid())[ino] {
 		t.Errorf("ServerInode: got %q, %v; want an inode this process holds", ino, ok)
-	}
-}
-
-func TestStaleSocket(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "stale.sock")
-	if err := StaleSocket(path); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := net.Dial("unix", path); !errors.Is(err, syscall.ECONNREFUSED) {
-		t.Errorf("dial the stale socket: got %v; want connection refused", err)
 	}
 }

@@ -1,0 +1,120 @@
+//go:build linux
+
+package upgrader
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/testutil"
+	"github.com/handoff-go/handoff/internal/wire"
+	"golang.org/x/sys/unix"
+)
+
+// connPair is a connected pair of Unix stream sockets: the client's end
+// and the server's, as accept would return it.
+func connPair(t *testing.T) (client *wire.Conn, clientRaw, server *net.UnixConn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := make([]*net.UnixConn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "pair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ends[i] = c.(*net.UnixConn)
+	}
+	client = wire.NewConn(ends[0])
+	t.Cleanup(func() { client.Close(); ends[1].Close() })
+	return client, ends[0], ends[1]
+}
+
+// TestControlWithdrawnRequestIsDropped: a client that sent a request and
+// gave up before the server could read it (the server was out of fds, the
+// connection waited in the backlog) is gone by the time the server reads
+// the request: the server must not carry it out. A client that stays
+// gets its receipt and its answer.
+func TestControlWithdrawnRequestIsDropped(t *testing.T) {
+	testutil.CheckLeaks(t)
+	for _, tc := range []struct {
+		name     string
+		op       string
+		ack      bool
+		withdraw func(c *wire.Conn, raw *net.UnixConn)
+	}{
+		{name: "stop, client closed", op: wire.OpStop, withdraw: func(c *wire.Conn, _ *net.UnixConn) { c.Close() }},
+		{name: "stop, client shut down its sending side", op: wire.OpStop, ack: true,
+			withdraw: func(_ *wire.Conn, raw *net.UnixConn) { raw.CloseWrite() }},
+		{name: "upgrade, client closed", op: wire.OpUpgrade, ack: true, withdraw: func(c *wire.Conn, _ *net.UnixConn) { c.Close() }},
+		{name: "upgrade, client shut down its sending side", op: wire.OpUpgrade,
+			withdraw: func(_ *wire.Conn, raw *net.UnixConn) { raw.CloseWrite() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
+			u, _ := serving(t, Options{ControlPath: ctl, Command: helperCommand("serve")})
+			c, raw, server := connPair(t)
+			if err := c.Send(wire.TypeRequest, wire.Request{Op: tc.op, Ack: tc.ack}); err != nil {
+				t.Fatal(err)
+			}
+			tc.withdraw(c, raw)
+			u.ctl.handle(server) // what the accept loop does, once it can
+			if st := u.status(); st.State != control.StateServing || st.LastUpgrade != nil {
+				t.Errorf("after a withdrawn %s: state %s, last upgrade %+v; want serving, no upgrade tried", tc.op, st.State, st.LastUpgrade)
+			}
+			select {
+			case <-u.Exit():
+				t.Errorf("Exit closed by a withdrawn %s", tc.op)
+			default:
+			}
+		})
+	}
+}
+
+// TestControlWithdrawnTakeoverIsNotBegun: a process that asked for a
+// takeover and gave up before the server could read it (it has gone) is
+// not handed anything: no upgrade is begun for it.
+func TestControlWithdrawnTakeoverIsNotBegun(t *testing.T) {
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: ctl})
+	c, _, server := connPair(t)
+	c.Send(wire.TypeRequest, wire.Request{Op: wire.OpTakeover})
+	c.Send(wire.TypeHello, wire.Hello{PID: os.Getpid()})
+	c.Close()
+	u.ctl.handle(server)
+	if st := u.status(); st.State != control.StateServing || st.LastUpgrade != nil {
+		t.Errorf("after a withdrawn takeover: state %s, last upgrade %+v; want serving, no upgrade begun", st.State, st.LastUpgrade)
+	}
+}
+
+// TestControlReceiptThenAnswer: a client that asked for a receipt and
+// stays gets the receipt first, then the answer.
+func TestControlReceiptThenAnswer(t *testing.T) {
+	testutil.CheckLeaks(t)
+	ctl := filepath.Join(testutil.ShortDir(t), "ctl.sock")
+	u, _ := serving(t, Options{ControlPath: ctl})
+	c := request(t, ctl, wire.Request{Op: wire.OpStop, Ack: true})
+	c.SetTimeout(5 * time.Second)
+	var p wire.Progress
+	if err := c.Expect(wire.TypeProgress, &p); err != nil || p.Event != wire.EventReceived || p.PID != os.Getpid() {
+		t.Fatalf("first answer: %+v, %v; want a %q progress naming pid %d", p, err, wire.EventReceived, os.Getpid())
+	}
+	var res wire.Result
+	if err := c.Expect(wire.TypeResult, &res); err != nil || !res.OK {
+		t.Fatalf("then: %+v, %v; want an OK Result", res, err)
+	}
+	<-u.Exit()
+	if _, err := (control.Client{Path: ctl}).Status(); errors.Is(err, control.ErrNoAnswer) {
+		t.Errorf("status after a stop: %v; want an answer", err)
+	}
+}
