@@ -25,11 +25,6 @@ func mustListen(t *testing.T, s *Set, name, network, addr string) net.Listener {
 	return mustOpen(t, s.Listen, name, network, addr)
 }
 
-func mustListenPacket(t *testing.T, s *Set, name, network, addr string) net.PacketConn {
-	t.Helper()
-	return mustOpen(t, s.ListenPacket, name, network, addr)
-}
-
 // mustOpen opens a socket with listen, closed at cleanup.
 func mustOpen[T io.Closer](t *testing.T, listen func(name, network, addr string) (T, error), name, network, addr string) T {
 	t.Helper()

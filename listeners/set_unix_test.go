@@ -575,3 +575,8 @@ func TestAbstractUnixSocket(t *testing.T) {
 	old.Close(true) // nothing to unlink, and the socket lives on in next
 	open(t, next, "api", "unix", name).serve(t, "unix", name)
 }
+
+func mustListenPacket(t *testing.T, s *Set, name, network, addr string) net.PacketConn {
+	t.Helper()
+	return mustOpen(t, s.ListenPacket, name, network, addr)
+}
