@@ -231,7 +231,7 @@ func TestFinalStopLeavesNoFiles(t *testing.T) {
 // later, drops it and keeps serving.
 func TestCLIUpgradeNoAnswerOutOfFDs(t *testing.T) {
 	d := startDemo(t)
-	restore := exhaustFDs(t, d.first)
+	restore := exhaustFDs(t, d.first, d.addr)
 	up := handoffCLI(t, procOpts{}, "upgrade", "-control", d.control, "-timeout", "30s")
 	if up.code != 3 || !strings.Contains(up.output, "no answer from the server on "+d.control+" within 5s") ||
 		!strings.Contains(up.output, "nothing was done") {
@@ -251,9 +251,14 @@ func TestCLIUpgradeNoAnswerOutOfFDs(t *testing.T) {
 
 // exhaustFDs lowers pid's RLIMIT_NOFILE to its lowest free fd number, so
 // that its next accept fails with EMFILE, and returns what puts the limit
-// back (also run at cleanup).
-func exhaustFDs(t *testing.T, pid int) (restore func()) {
+// back (also run at cleanup). It first waits until pid holds no connection
+// on addr: a connection of the test's that the server closes a moment
+// later would free a number below the limit, and the accept would succeed.
+func exhaustFDs(t *testing.T, pid int, addr string) (restore func()) {
 	t.Helper()
+	if err := harness.Poll(10*time.Second, func() bool { return harness.Established(pid, addr) == 0 }); err != nil {
+		t.Fatalf("pid %d still holds %d connections on %s: %v", pid, harness.Established(pid, addr), addr, err)
+	}
 	var old unix.Rlimit
 	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
 		t.Skipf("prlimit: %v", err)
