@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
-	"golang.org/x/sys/unix"
 )
 
 // TestReceiveConnsChecksEverySocket plays the predecessor against
@@ -128,22 +128,8 @@ func TestReceiveConnsChecksEverySocket(t *testing.T) {
 // wirePair is a connected pair of wire.Conns, closed at cleanup.
 func wirePair(t *testing.T) (a, b *wire.Conn) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := func(fd int) *wire.Conn {
-		f := os.NewFile(uintptr(fd), "wire")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wc := wire.NewConn(c.(*net.UnixConn))
-		t.Cleanup(func() { wc.Close() })
-		return wc
-	}
-	return conn(fds[0]), conn(fds[1])
+	ra, rb := testutil.SocketPair(t)
+	return wire.NewConn(ra), wire.NewConn(rb)
 }
 
 // tcpPairs makes n loopback connections and returns both ends of each,

@@ -15,7 +15,6 @@ import (
 	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/testutil"
 	"github.com/handoff-go/handoff/internal/wire"
-	"golang.org/x/sys/unix"
 )
 
 // dialStop sends OpStop on a fresh control connection and returns the
@@ -86,23 +85,8 @@ func TestControlStopRefusedWhileUpgrading(t *testing.T) {
 // and the server's, as accept would return it.
 func connPair(t *testing.T) (client *wire.Conn, clientRaw, server *net.UnixConn) {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ends := make([]*net.UnixConn, 2)
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "pair")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ends[i] = c.(*net.UnixConn)
-	}
-	client = wire.NewConn(ends[0])
-	t.Cleanup(func() { client.Close(); ends[1].Close() })
-	return client, ends[0], ends[1]
+	clientRaw, server = testutil.SocketPair(t)
+	return wire.NewConn(clientRaw), clientRaw, server
 }
 
 // TestControlWithdrawnRequestIsDropped: a client that sent a request and
