@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,6 +85,12 @@ func Boot(cfg Config) (*Machine, error) {
 		m.Close()
 		return nil, err
 	}
+	release, err := bootTurn(2 * time.Minute)
+	if err != nil {
+		m.Close()
+		return nil, err
+	}
+	defer release()
 	if err := m.start(); err != nil {
 		m.Close()
 		return nil, err
@@ -93,6 +100,27 @@ func Boot(cfg Config) (*Machine, error) {
 		return nil, fmt.Errorf("%w\nconsole:\n%s", err, tailFile(m.Log, 30))
 	}
 	return m, nil
+}
+
+// bootTurn waits up to within for this host's one turn to boot a
+// container, and returns what gives it back. Two nspawn processes that set
+// up their volatile roots from / at the same moment race in nspawn's own
+// mounts ("Failed to move root directory"), as two test binaries side by
+// side did. The turn is an abstract Unix socket, so a test binary that
+// dies gives it back and leaves no file.
+func bootTurn(within time.Duration) (release func(), err error) {
+	const name = "@handoff-e2e-nspawn-boot"
+	deadline := time.Now().Add(within)
+	for {
+		ln, err := net.Listen("unix", name)
+		if err == nil {
+			return func() { ln.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("nspawn: wait for this host's turn to boot a container: %w", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // prepare writes the machine id and masks the unit that would commit it:
