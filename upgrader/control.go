@@ -290,6 +290,6 @@ func (cs *controlServer) stop(c *wire.Conn) bool {
 	u.log.Info("stop requested over the control socket")
 	c.SetTimeout(0) // nothing more is read; Stop hangs up
 	c.Send(wire.TypeResult, control.Result{OK: true, PID: u.pid})
-	u.closeExit(exitStopRequested)
+	u.closeExit(ExitStopRequested)
 	return true
 }

@@ -44,8 +44,8 @@ func TestControlStop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Exit not closed within 5s of an accepted stop request")
 	}
-	if got := exitReasonOf(u); got != exitStopRequested {
-		t.Errorf("exit reason: got %d; want %d (stop requested)", got, exitStopRequested)
+	if got := u.ExitReason(); got != ExitStopRequested {
+		t.Errorf("exit reason: got %q; want %q", got, ExitStopRequested)
 	}
 	if err := u.Upgrade(context.Background()); !errors.Is(err, ErrStopped) {
 		t.Fatalf("upgrade after a stop request: got %v; want ErrStopped", err)
@@ -55,8 +55,8 @@ func TestControlStop(t *testing.T) {
 		t.Fatalf("before Stop: got %v; want the connection still open (deadline exceeded)", err)
 	}
 	u.Stop()
-	if got := exitReasonOf(u); got != exitStopRequested {
-		t.Errorf("exit reason after Stop: got %d; want the first, %d (stop requested)", got, exitStopRequested)
+	if got := u.ExitReason(); got != ExitStopRequested {
+		t.Errorf("exit reason after Stop: got %q; want the first, %q", got, ExitStopRequested)
 	}
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Recv(); !errors.Is(err, wire.ErrClosed) {

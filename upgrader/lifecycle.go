@@ -29,33 +29,6 @@ var transitions = map[control.State][]control.State{
 	control.StateDraining: {control.StateStopped},
 }
 
-// exitReason is why Exit closed, as the lifecycle records it; ExitReason
-// reports it to servers through exported.
-type exitReason int
-
-const (
-	exitOpen          exitReason = iota // Exit is open
-	exitHandedOver                      // the successor is ready and owns the set
-	exitReadyRefused                    // the predecessor refused our Ready and kept the set
-	exitStopRequested                   // a control client asked this generation to stop
-	exitStopped                         // Stop was called
-)
-
-// exported is r as Upgrader.ExitReason reports it.
-func (r exitReason) exported() ExitReason {
-	switch r {
-	case exitHandedOver:
-		return ExitHandedOver
-	case exitReadyRefused:
-		return ExitReadyRefused
-	case exitStopRequested:
-		return ExitStopRequested
-	case exitStopped:
-		return ExitStopped
-	}
-	return ""
-}
-
 // lifecycle is the state every method of an Upgrader shares. Upgrader.mu
 // guards it, and only the ...Locked methods in this file change it: they
 // expect mu held and never block, call out, or touch the set, the files
@@ -65,7 +38,7 @@ type lifecycle struct {
 	state    control.State
 	owner    bool       // this process serves the set (ready, or a cold start)
 	stopping bool       // Stop was called or a stop requested: no upgrade may start
-	exit     exitReason // why Exit closed; exitOpen until it does
+	exit     ExitReason // why Exit closed; "" until it does
 
 	draining []control.Peer // older generations still draining
 
@@ -94,8 +67,8 @@ func (u *Upgrader) enterLocked(to control.State) {
 
 // closeExitLocked closes Exit, the first time only, and records why: the
 // one place Exit closes.
-func (u *Upgrader) closeExitLocked(why exitReason) {
-	if u.lc.exit == exitOpen {
+func (u *Upgrader) closeExitLocked(why ExitReason) {
+	if u.lc.exit == "" {
 		u.lc.exit = why
 		close(u.exit)
 	}
@@ -104,7 +77,7 @@ func (u *Upgrader) closeExitLocked(why exitReason) {
 // closeExit is closeExitLocked for callers that have told their client
 // first: once Exit closes the application may drain in microseconds and
 // Stop, hanging up on it.
-func (u *Upgrader) closeExit(why exitReason) {
+func (u *Upgrader) closeExit(why ExitReason) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.closeExitLocked(why)
@@ -137,7 +110,7 @@ func (u *Upgrader) endReadyLocked(err error) bool {
 	case err != nil:
 		// The predecessor kept the set; this process must go.
 		u.enterLocked(control.StateDraining)
-		u.closeExitLocked(exitReadyRefused)
+		u.closeExitLocked(ExitReadyRefused)
 		return false
 	}
 	u.enterLocked(control.StateServing)
@@ -214,7 +187,7 @@ func (u *Upgrader) endReplaceLocked(newPID int) chan struct{} {
 
 // acceptStopLocked marks a serving process as stopping, which refuses
 // every later upgrade, or says why it does not serve. The caller answers
-// its client, then closes Exit (exitStopRequested).
+// its client, then closes Exit (ExitStopRequested).
 func (u *Upgrader) acceptStopLocked() error {
 	err := u.notServingLocked()
 	if errors.Is(err, ErrNotReady) {
@@ -244,7 +217,7 @@ func (u *Upgrader) stopLocked() (next *wire.Conn, final, already bool) {
 		return nil, false, true
 	}
 	u.enterLocked(control.StateStopped)
-	u.closeExitLocked(exitStopped)
+	u.closeExitLocked(ExitStopped)
 	next, u.lc.next = u.lc.next, nil
 	return next, u.lc.owner, false
 }

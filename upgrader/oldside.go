@@ -123,7 +123,7 @@ func (u *Upgrader) upgradeTo(ctx context.Context, kind string, arrive func(conte
 	}
 	report.done(pid, err)
 	if err == nil {
-		u.closeExit(exitHandedOver)
+		u.closeExit(ExitHandedOver)
 	}
 	return pid, err
 }

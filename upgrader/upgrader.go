@@ -200,7 +200,7 @@ const (
 func (u *Upgrader) ExitReason() ExitReason {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.lc.exit.exported()
+	return u.lc.exit
 }
 
 // Ready says this process serves. It finishes the handoff from the previous

@@ -31,15 +31,15 @@ func openFDs(t *testing.T) int {
 }
 
 // checkExited fails the test unless Exit is closed, for reason want.
-func checkExited(t *testing.T, u *Upgrader, want exitReason) {
+func checkExited(t *testing.T, u *Upgrader, want ExitReason) {
 	t.Helper()
 	select {
 	case <-u.Exit():
 	default:
-		t.Fatalf("Exit open; want it closed (reason %d)", want)
+		t.Fatalf("Exit open; want it closed (reason %q)", want)
 	}
-	if got := exitReasonOf(u); got != want {
-		t.Errorf("exit reason: got %d; want %d", got, want)
+	if got := u.ExitReason(); got != want {
+		t.Errorf("exit reason: got %q; want %q", got, want)
 	}
 }
 
@@ -58,7 +58,7 @@ func TestColdStartReadyStop(t *testing.T) {
 		t.Errorf("second Ready: got %v; want ErrAlreadyReady", err)
 	}
 	u.Stop()
-	checkExited(t, u, exitStopped)
+	checkExited(t, u, ExitStopped)
 	if _, err := os.Stat(pidFile); !os.IsNotExist(err) {
 		t.Errorf("pid file after final Stop: got %v; want it removed", err)
 	}
@@ -89,7 +89,7 @@ func TestUpgradeToChild(t *testing.T) {
 	}
 	child := u.status().LastUpgrade.NewPID
 	reapAtCleanup(t, child)
-	checkExited(t, u, exitHandedOver)
+	checkExited(t, u, ExitHandedOver)
 	testutil.WaitFor(t, 5*time.Second, func() error {
 		if got, err := pidfile.Read(pidFile); got != child {
 			return fmt.Errorf("pid file: got %d (%v); want the child's %d", got, err, child)
