@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -445,10 +446,13 @@ func TestRunStopsWholeGenerations(t *testing.T) {
 }
 
 func testStopsWholeGenerations(t *testing.T, fork string, cgroup bool) {
+	var supervisor int
+	t.Cleanup(func() { removeRunGroups(t, supervisor) }) // last: once the supervisor is gone
 	pidsFile := filepath.Join(testutil.ShortDir(t), "grandchildren")
 	t.Cleanup(func() { killListed(pidsFile) })
 	r := startRun(t, []string{runBins.runchild, "-fork", fork, "-pids", pidsFile},
 		"-drain-timeout", "1s", "-cgroup="+strconv.FormatBool(cgroup))
+	supervisor = r.pid
 	old := r.serving(t)
 	oldGen := r.generation(t, old, 2)
 	if st, _ := r.status(); cgroup != strings.HasPrefix(st.Run.Tracking, "cgroup ") {
@@ -565,4 +569,33 @@ func TestRunStatusFlood(t *testing.T) {
 			sent[1], flood, fi.Size(), bound, harness.Tail(r.log(), 20))
 	}
 	t.Logf("%s status lines in %v: log %d bytes; slowest status answer during the flood %v", sent[1], flood, fi.Size(), slowest)
+}
+
+// removeRunGroups kills and removes the cgroups that supervisor made for
+// its generations, should it have died without: they sit in this test's
+// own cgroup (the supervisor's), on a cgroup2 or a hybrid host.
+func removeRunGroups(t *testing.T, supervisor int) {
+	b, _ := os.ReadFile("/proc/self/cgroup")
+	var rel string
+	for _, line := range strings.Split(string(b), "\n") {
+		if r, ok := strings.CutPrefix(line, "0::"); ok {
+			rel = r
+		}
+	}
+	if supervisor <= 0 || rel == "" {
+		return
+	}
+	pattern := fmt.Sprintf("handoff-run.%d.*", supervisor)
+	a, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", rel, pattern))
+	u, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/unified", rel, pattern))
+	for _, dir := range append(a, u...) {
+		os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+		err := harness.Poll(5*time.Second, func() bool {
+			err := os.Remove(dir) // fails while killed processes still leave it
+			return err == nil || errors.Is(err, os.ErrNotExist)
+		})
+		if err != nil {
+			t.Errorf("cgroup %s left behind: %v", dir, err)
+		}
+	}
 }
