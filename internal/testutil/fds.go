@@ -57,14 +57,15 @@ func describe(fds map[int]string, which []int) string {
 }
 
 // CheckLeaks fails t if it ends with descriptors open that were not open
-// when CheckLeaks was called, with any of those closed, or with more
-// goroutines; it gives what is on its way out a few seconds to go. Call it
-// first in a test, so that its cleanup runs after every other, and not in
-// parallel tests. Where /proc is absent only goroutines are counted.
+// when CheckLeaks was called, with any of those closed, or with goroutines
+// running that were started after it was called; it gives what is on its
+// way out a few seconds to go. Call it first in a test, so that its cleanup
+// runs after every other, and not in parallel tests. Where /proc is absent
+// only goroutines are checked.
 func CheckLeaks(t testing.TB) {
 	t.Helper()
 	before, fdErr := OpenFDs(0)
-	goroutines := runtime.NumGoroutine()
+	_, running := goroutines(nil)
 	t.Cleanup(func() {
 		var report string
 		err := Poll(leakWait, func() error {
@@ -72,8 +73,9 @@ func CheckLeaks(t testing.TB) {
 			if fdErr == nil {
 				report = fdChanges(before)
 			}
-			if n := runtime.NumGoroutine(); n > goroutines {
-				report += fmt.Sprintf("goroutines: %d; want at most %d as before\n", n, goroutines)
+			if started, _ := goroutines(running); len(started) > 0 {
+				report += fmt.Sprintf("goroutines: %d started during the test still run:\n%s",
+					len(started), strings.Join(started[:min(len(started), 10)], "\n\n"))
 			}
 			if report != "" {
 				return fmt.Errorf("leak")
@@ -84,6 +86,38 @@ func CheckLeaks(t testing.TB) {
 			t.Errorf("%v:\n%s", err, report)
 		}
 	})
+}
+
+// goroutines returns the stacks of the running goroutines not in before
+// (ids are never reused, so these were started since), and the ids of all
+// of them.
+func goroutines(before map[int]bool) (started []string, ids map[int]bool) {
+	buf := make([]byte, 1<<16)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	ids = make(map[int]bool)
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		// Each starts "goroutine 17 [chan receive]:".
+		f := strings.Fields(g)
+		if len(f) < 2 || f[0] != "goroutine" {
+			continue
+		}
+		id, err := strconv.Atoi(f[1])
+		if err != nil {
+			continue
+		}
+		ids[id] = true
+		if before != nil && !before[id] {
+			started = append(started, g)
+		}
+	}
+	return started, ids
 }
 
 // fdChanges describes how this process's descriptors differ from before.

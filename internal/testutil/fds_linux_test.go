@@ -37,6 +37,17 @@ func TestCheckLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer kept.Close()
+	// One goroutine that ends during a test, so that a new one takes its
+	// place in the count.
+	ending, ended := make(chan struct{}), make(chan struct{})
+	go func() { <-ending; close(ended) }()
+	defer func() {
+		select {
+		case <-ended:
+		default:
+			close(ending)
+		}
+	}()
 	tests := []struct {
 		name string
 		do   func(t *testing.T) (undo func())
@@ -55,6 +66,13 @@ func TestCheckLeaks(t *testing.T) {
 			return func() {}
 		}},
 		{name: "a goroutine left running", want: "goroutines:", do: func(*testing.T) func() {
+			stop := make(chan struct{})
+			go func() { <-stop }()
+			return func() { close(stop) }
+		}},
+		{name: "a goroutine left running while another ended", want: "goroutines:", do: func(*testing.T) func() {
+			close(ending)
+			<-ended
 			stop := make(chan struct{})
 			go func() { <-stop }()
 			return func() { close(stop) }
