@@ -33,9 +33,9 @@ func ansibleBuilds(dir string) []harness.Target {
 }
 
 func TestAnsibleRolloutGoodBuild(t *testing.T) {
-	f := startFleet(t, "-upgrade-timeout", "5s")
+	f := startFleet(t, needAnsible(t), "-upgrade-timeout", "5s")
 	play := f.play(t, "")
-	res := f.stopLoad()
+	res := f.stopLoad(t)
 	if play.code != 0 {
 		t.Fatalf("ansible-playbook: exit %d; want 0\n%s", play.code, play.output)
 	}
@@ -64,11 +64,12 @@ func TestAnsibleRolloutStopsOnBadBuild(t *testing.T) {
 		{"exits at start", func() string { return bins.broken }},
 		{"never ready", func() string { return bins.stall }},
 	}
+	playbook := needAnsible(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startFleet(t, "-upgrade-timeout", "3s")
+			f := startFleet(t, playbook, "-upgrade-timeout", "3s")
 			play := f.play(t, tc.build())
-			res := f.stopLoad()
+			res := f.stopLoad(t)
 			if play.code == 0 || !strings.Contains(play.output, "upgrade failed on host2") {
 				t.Fatalf("ansible-playbook: exit %d; want non-zero, failing on host2\n%s", play.code, play.output)
 			}
@@ -114,7 +115,9 @@ type fleetHost struct {
 	first int
 }
 
-func startFleet(t *testing.T, args ...string) *fleet {
+// needAnsible returns the ansible-playbook executable, or skips the test
+// where there is none (or no handoff CLI for the playbook to run).
+func needAnsible(t *testing.T) string {
 	t.Helper()
 	playbook, err := exec.LookPath("ansible-playbook")
 	if err != nil {
@@ -123,6 +126,13 @@ func startFleet(t *testing.T, args ...string) *fleet {
 	if bins.handoff == "" {
 		t.Skip("cmd/handoff not built")
 	}
+	return playbook
+}
+
+// startFleet starts three demo servers with args, puts each under load,
+// and returns once all three answer it.
+func startFleet(t *testing.T, playbook string, args ...string) *fleet {
+	t.Helper()
 	f := &fleet{dir: t.TempDir(), playbook: playbook}
 	f.env = ansibleEnv(f.dir)
 	if err := os.MkdirAll(filepath.Join(f.dir, "home"), 0o700); err != nil {
@@ -204,11 +214,11 @@ func (f *fleet) play(t *testing.T, badBuild string) cliResult {
 
 // stopLoad ends every host's load run and returns their results, host by
 // host, logging each.
-func (f *fleet) stopLoad() []load.Result {
+func (f *fleet) stopLoad(t *testing.T) []load.Result {
 	res := make([]load.Result, len(f.runs))
 	for i, run := range f.runs {
 		res[i] = run.Stop()
-		f.hosts[i].t.Logf("%s load: %s", f.hosts[i].name, res[i].Summary())
+		t.Logf("%s load: %s", f.hosts[i].name, res[i].Summary())
 	}
 	return res
 }
