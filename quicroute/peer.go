@@ -5,6 +5,9 @@ import (
 	"time"
 )
 
+// probeEvery is how often an idle peer is checked for being gone.
+const probeEvery = 500 * time.Millisecond
+
 // peer forwards to one other generation: a bounded queue drained by one
 // writer goroutine, so the router never blocks on a slow or stuck peer.
 type peer struct {
@@ -79,21 +82,35 @@ func (p *peer) stop() {
 
 // write sends p's queue until it stops or the generation is gone; then
 // what is left in the queue is counted as dropped.
+// An idle peer gets an empty datagram every probeEvery, which fails once
+// its process has closed its socket: a Unix datagram socket tells its
+// sender nothing when the receiver goes, and the fd for a generation that
+// is gone must not linger until a packet for it happens to arrive.
 func (r *Router) write(p *peer) {
 	defer r.wg.Done()
+	probe := time.NewTicker(probeEvery)
+	defer probe.Stop()
+	busy := false
 	for {
+		var err error
 		select {
 		case <-p.done:
 			r.drain(p)
 			return
 		case pk := <-p.q:
-			_, err := p.conn.Write(pk.bytes())
+			_, err = p.conn.Write(pk.bytes())
 			bufs.Put(pk.buf)
-			if err != nil {
-				r.gone(p, err)
-				r.drain(p)
-				return
+			busy = true
+		case <-probe.C:
+			if !busy {
+				_, err = p.conn.Write(nil)
 			}
+			busy = false
+		}
+		if err != nil {
+			r.gone(p, err)
+			r.drain(p)
+			return
 		}
 	}
 }

@@ -84,6 +84,10 @@ func (r *Router) readForwarded() {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
+		if n == 0 { // a sender's probe: are we still here?
+			bufs.Put(buf)
+			continue
+		}
 		if n == len(*buf) { // maybe truncated: more than any sender writes
 			bufs.Put(buf)
 			r.malformed.Add(1)
