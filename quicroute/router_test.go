@@ -172,4 +172,3 @@ func TestNewRejects(t *testing.T) {
 		t.Fatal("second router on a live socket: got nil error; want ErrPathInUse")
 	}
 }
-
