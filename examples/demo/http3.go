@@ -31,7 +31,9 @@ type h3Server struct {
 }
 
 // startHTTP3 opens (or inherits) the UDP socket named "h3" at addr and
-// serves handler on it.
+// serves handler on it. Every generation inherits one stateless reset key
+// (the file "quic-reset-key"), so the newest resets at once the
+// connections of a generation that was killed.
 func startHTTP3(u *upgrader.Upgrader, cfg config, addr string, handler http.Handler, log *slog.Logger) (*h3Server, error) {
 	base := cfg.control
 	if base == "" {
@@ -43,6 +45,15 @@ func startHTTP3(u *upgrader.Upgrader, cfg config, addr string, handler http.Hand
 	cert, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP/3: %w", err)
+	}
+	keyFile, err := u.File("quic-reset-key", quicroute.NewResetKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	resetKey, err := quicroute.ReadResetKey(keyFile)
+	keyFile.Close() // the upgrader's set keeps its own copy for the next generation
+	if err != nil {
+		return nil, err
 	}
 	pc, err := u.ListenPacket("h3", "udp", addr)
 	if err != nil {
@@ -56,7 +67,7 @@ func startHTTP3(u *upgrader.Upgrader, cfg config, addr string, handler http.Hand
 		return s, nil
 	}
 	s.r, err = quicroute.New(pc, quicroute.Options{Generation: u.Generation(),
-		SocketPath: quicroute.PathNextTo(base), Logger: log})
+		SocketPath: quicroute.PathNextTo(base), StatelessResetKey: resetKey, Logger: log})
 	if err != nil {
 		pc.Close()
 		return nil, err
