@@ -172,3 +172,44 @@ func TestNewRejects(t *testing.T) {
 		t.Fatal("second router on a live socket: got nil error; want ErrPathInUse")
 	}
 }
+
+// TestMalformedForwardsAreCounted: datagrams on the forwarding socket
+// that are not well-formed forwards are dropped and counted, and the
+// router goes on (its socket is only the service user's, but a bug in
+// another version must not reach quic-go as a packet).
+func TestMalformedForwardsAreCounted(t *testing.T) {
+	testutil.CheckLeaks(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	path := quicroute.PathNextTo(filepath.Join(testutil.ShortDir(t), "ctl"))
+	r, err := quicroute.New(pc, quicroute.Options{Generation: 1, SocketPath: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := net.Dial("unixgram", path(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bad := [][]byte{[]byte("x"), []byte("QR\x09\x04"), []byte("QR\x01\x07abcdefgh"), make([]byte, 4000)}
+	for _, b := range bad {
+		if _, err := c.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.Write(nil); err != nil { // a probe: ignored, not counted
+		t.Fatal(err)
+	}
+	if err := testutil.Poll(5*time.Second, func() error {
+		if s := r.Stats(); s.Malformed != uint64(len(bad)) || s.Received != 0 {
+			return fmt.Errorf("stats %+v; want %d malformed, 0 received", s, len(bad))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
