@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,6 +225,30 @@ func TestHTTP3ZeroLossAcrossUpgrades(t *testing.T) {
 		t.Fatalf("%d of %d requests failed; want 0; first errors: %q", fail, ok+fail, errs)
 	}
 	quietFDs(t, pid, fds)
+	st := routerTotals(d.log())
+	t.Logf("old generations' routers: %v", st)
+	if st["generations"] != 20 || st["forwarded"] == 0 || st["dropped"] != 0 || st["malformed"] != 0 {
+		t.Fatalf("router totals %v; want 20 generations reporting, packets forwarded, none dropped or malformed", st)
+	}
+}
+
+var routerStat = regexp.MustCompile(`(forwarded|received|dropped|late|malformed)=(\d+)`)
+
+// routerTotals adds up the counts the demo's generations log when their
+// QUIC drain ends ("quic drained").
+func routerTotals(log string) map[string]int {
+	tot := map[string]int{}
+	for line := range strings.SplitSeq(log, "\n") {
+		if !strings.Contains(line, `msg="quic drained"`) {
+			continue
+		}
+		tot["generations"]++
+		for _, m := range routerStat.FindAllStringSubmatch(line, -1) {
+			n, _ := strconv.Atoi(m[2])
+			tot[m[1]] += n
+		}
+	}
+	return tot
 }
 
 // waitDrained waits until pid has gone by deadline and, if the test

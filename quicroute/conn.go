@@ -32,13 +32,14 @@ type routedConn struct {
 
 	mu       sync.Mutex
 	deadline time.Time
-	kick     chan struct{} // a new deadline was set
-	dropped  *atomic.Uint64
+	kick     chan struct{}  // a new deadline was set
+	dropped  *atomic.Uint64 // the queue was full
+	late     *atomic.Uint64 // the conn was closed
 }
 
-func newRoutedConn(shared net.PacketConn, queue int, dropped *atomic.Uint64) *routedConn {
+func newRoutedConn(shared net.PacketConn, queue int, dropped, late *atomic.Uint64) *routedConn {
 	return &routedConn{shared: shared, in: make(chan packet, queue), closed: make(chan struct{}),
-		kick: make(chan struct{}, 1), dropped: dropped}
+		kick: make(chan struct{}, 1), dropped: dropped, late: late}
 }
 
 // deliver queues p for the transport, or drops and counts it when the
@@ -46,15 +47,17 @@ func newRoutedConn(shared net.PacketConn, queue int, dropped *atomic.Uint64) *ro
 func (c *routedConn) deliver(p packet) {
 	select {
 	case <-c.closed:
+		bufs.Put(p.buf)
+		c.late.Add(1)
+		return
 	default:
-		select {
-		case c.in <- p:
-			return
-		default:
-		}
 	}
-	bufs.Put(p.buf)
-	c.dropped.Add(1)
+	select {
+	case c.in <- p:
+	default:
+		bufs.Put(p.buf)
+		c.dropped.Add(1)
+	}
 }
 
 func (c *routedConn) ReadFrom(b []byte) (int, net.Addr, error) {

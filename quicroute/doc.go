@@ -31,7 +31,8 @@
 //
 // Forwarding is bounded: each destination has a queue of Options.QueueLen
 // packets and a writer goroutine; a full queue drops the packet and counts
-// it (Stats.Dropped). Forwarded datagrams are validated (magic, address
+// it (Stats.Dropped); packets for a transport or generation that has
+// closed are counted apart (Stats.Late). Forwarded datagrams are validated (magic, address
 // family, port, length) before they reach quic-go, which treats the QUIC
 // bytes themselves as untrusted as always.
 //

@@ -52,18 +52,18 @@ func (r *Router) peerFor(gen uint32) *peer {
 	return p
 }
 
-// send queues pk unless the queue is full or the peer stopped.
-func (p *peer) send(pk packet) bool {
+// send queues pk unless the peer stopped or its queue is full.
+func (p *peer) send(pk packet) (queued, full bool) {
 	select {
 	case <-p.done:
-		return false
+		return false, false
 	default:
 	}
 	select {
 	case p.q <- pk:
-		return true
+		return true, false
 	default:
-		return false
+		return false, true
 	}
 }
 
@@ -81,7 +81,7 @@ func (p *peer) stop() {
 }
 
 // write sends p's queue until it stops or the generation is gone; then
-// what is left in the queue is counted as dropped.
+// what is left in the queue is counted as late.
 // An idle peer gets an empty datagram every probeEvery, which fails once
 // its process has closed its socket: a Unix datagram socket tells its
 // sender nothing when the receiver goes, and the fd for a generation that
@@ -132,7 +132,7 @@ func (r *Router) drain(p *peer) {
 		select {
 		case pk := <-p.q:
 			bufs.Put(pk.buf)
-			r.dropped.Add(1)
+			r.late.Add(1)
 		default:
 			return
 		}

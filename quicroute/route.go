@@ -47,11 +47,15 @@ func (r *Router) route(p packet) {
 		r.conn.deliver(p) // quic-go drops it, or resets with a shared key
 		return
 	}
-	if dst.send(p) {
+	switch queued, full := dst.send(p); {
+	case queued:
 		r.forwarded.Add(1)
-	} else {
+	case full:
 		bufs.Put(p.buf)
 		r.dropped.Add(1)
+	default:
+		bufs.Put(p.buf)
+		r.late.Add(1)
 	}
 }
 

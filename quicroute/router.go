@@ -65,7 +65,8 @@ type Stats struct {
 	FromShared uint64 // read from the shared UDP socket
 	Forwarded  uint64 // queued for another generation
 	Received   uint64 // forwarded here by another generation
-	Dropped    uint64 // dropped for a full queue or a closed destination
+	Dropped    uint64 // dropped for a full queue: the bound at work
+	Late       uint64 // arrived for a transport or generation that had closed (its connections were over)
 	Malformed  uint64 // forwarded datagrams that failed validation, or oversize UDP datagrams
 }
 
@@ -90,7 +91,7 @@ type Router struct {
 	peers  map[uint32]*peer // guarded by mu
 	closed bool             // guarded by mu; no new peers once set
 
-	fromShared, forwarded, received, dropped, malformed atomic.Uint64
+	fromShared, forwarded, received, dropped, late, malformed atomic.Uint64
 }
 
 // New starts routing for this generation. shared is the UDP socket all
@@ -119,7 +120,7 @@ func New(shared net.PacketConn, opts Options) (*Router, error) {
 		return nil, err
 	}
 	r.fwd = fwd
-	r.conn = newRoutedConn(shared, opts.QueueLen, &r.dropped)
+	r.conn = newRoutedConn(shared, opts.QueueLen, &r.dropped, &r.late)
 	r.tr = &quic.Transport{Conn: r.conn, ConnectionIDGenerator: genIDs{r.gen},
 		StatelessResetKey: opts.StatelessResetKey}
 	r.wg.Add(2)
@@ -188,7 +189,7 @@ func (r *Router) Close() error {
 		r.wg.Wait()
 		s := r.Stats()
 		r.log.Info("quic: router closed", "from_shared", s.FromShared, "forwarded", s.Forwarded,
-			"received", s.Received, "dropped", s.Dropped, "malformed", s.Malformed)
+			"received", s.Received, "dropped", s.Dropped, "late", s.Late, "malformed", s.Malformed)
 	})
 	return nil
 }
@@ -196,5 +197,5 @@ func (r *Router) Close() error {
 // Stats returns the counts so far.
 func (r *Router) Stats() Stats {
 	return Stats{FromShared: r.fromShared.Load(), Forwarded: r.forwarded.Load(),
-		Received: r.received.Load(), Dropped: r.dropped.Load(), Malformed: r.malformed.Load()}
+		Received: r.received.Load(), Dropped: r.dropped.Load(), Late: r.late.Load(), Malformed: r.malformed.Load()}
 }

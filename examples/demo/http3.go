@@ -101,7 +101,7 @@ func (s *h3Server) drain(ctx context.Context) error {
 		s.r.Close()
 		st := s.r.Stats()
 		s.log.Info("quic drained", "took", time.Since(start).Round(time.Millisecond).String(),
-			"forwarded", st.Forwarded, "received", st.Received, "dropped", st.Dropped, "malformed", st.Malformed)
+			"forwarded", st.Forwarded, "received", st.Received, "dropped", st.Dropped, "late", st.Late, "malformed", st.Malformed)
 	}
 	s.pc.Close()
 	return err
