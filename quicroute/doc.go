@@ -36,6 +36,14 @@
 // family, port, length) before they reach quic-go, which treats the QUIC
 // bytes themselves as untrusted as always.
 //
+// Cost: a forwarded packet takes about 4.4 µs from the newest
+// generation's read to the old generation's transport, against 0.2 µs for
+// a packet the newest keeps (BenchmarkRouteForwarded and
+// BenchmarkRouteLocal, 1,200-byte packets, one at a time, on a 2-core
+// Xeon): two goroutine hand-offs and a send and receive on a Unix
+// datagram socket. Only the packets of a draining generation's
+// connections pay it, and only while it drains.
+//
 // Handshakes in flight at a handover: a client's first Initial carries a
 // destination connection ID it chose itself, so it and its retransmits go
 // to the newest generation. A retransmitted Initial that arrives after the
