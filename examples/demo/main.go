@@ -10,8 +10,10 @@
 // across an upgrade. Starting a second copy with the same -control path
 // takes over from the first with no downtime. Idle keep-alive connections
 // move to the next generation unless -move-conns=false; with -tls-cert and
-// -tls-key it serves HTTPS (whose connections never move). One log line
-// per lifecycle event goes to stderr.
+// -tls-key it serves HTTPS (whose connections never move) and HTTP/3 on
+// UDP at the same address (announced by Alt-Svc; package quicroute routes
+// each generation's QUIC packets to it across upgrades), with X-Pid on
+// every answer. One log line per lifecycle event goes to stderr.
 package main
 
 import (
