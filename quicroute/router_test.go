@@ -46,6 +46,7 @@ func startGen(t *testing.T, pc net.PacketConn, gen uint64, dir string, cert tls.
 	return g
 }
 
+// stop shuts g down; safe to call again.
 func (g *generation) stop() {
 	g.ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -211,5 +212,63 @@ func TestMalformedForwardsAreCounted(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSeveralGenerationsDrain: generations 1 and 2 both drain, each with a
+// client on its own connection, while generation 3 reads the shared
+// socket; each client is still served by the generation it connected to,
+// and a new client goes to generation 3.
+func TestSeveralGenerationsDrain(t *testing.T) {
+	testutil.CheckLeaks(t)
+	dir := testutil.ShortDir(t)
+	cert, pool := testutil.SelfSigned(t)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "https://" + pc.LocalAddr().String() + "/"
+	var gens []*generation
+	var clients []*http.Client
+	var trs []*http3.Transport
+	client := func() *http.Client {
+		tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+		trs = append(trs, tr)
+		return &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	}
+	// Clients hang up first, then the generations stop oldest first, as
+	// they would drain: each hang-up still reaches its generation.
+	defer func() {
+		for _, tr := range trs {
+			tr.Close()
+		}
+		for _, g := range gens {
+			g.stop()
+		}
+	}()
+	for gen := uint64(1); gen <= 3; gen++ {
+		conn := pc
+		if gen > 1 {
+			conn = dup(t, pc)
+		}
+		gens = append(gens, startGen(t, conn, gen, dir, cert))
+		if gen > 1 {
+			gens[gen-2].r.Retire()
+		}
+		c := client()
+		if got, want := get(t, c, url), fmt.Sprintf("gen %d", gen); got != want {
+			t.Fatalf("new client after generation %d started: got %q; want %q", gen, got, want)
+		}
+		clients = append(clients, c)
+	}
+	for round := range 10 {
+		for i, c := range clients {
+			if got, want := get(t, c, url), fmt.Sprintf("gen %d", i+1); got != want {
+				t.Fatalf("round %d, client of generation %d: got %q; want %q", round, i+1, got, want)
+			}
+		}
+	}
+	if s := gens[0].r.Stats(); s.Received == 0 {
+		t.Fatalf("generation 1 stats %+v; want packets forwarded to it", s)
 	}
 }
