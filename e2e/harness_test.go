@@ -88,6 +88,7 @@ func buildAll(dir string) error {
 	builds = append(builds, moveBuilds(dir)...)
 	builds = append(builds, echoBuilds(dir)...)
 	builds = append(builds, ansibleBuilds(dir)...)
+	builds = append(builds, grpcBuilds(dir)...)
 	if _, err := os.Stat("../cmd/handoff"); err == nil {
 		builds = append(builds, harness.Target{Out: bins.handoff, Pkg: "github.com/handoff-go/handoff/cmd/handoff"})
 		builds = append(builds, runBuilds(dir)...)

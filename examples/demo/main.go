@@ -10,8 +10,10 @@
 // across an upgrade. Starting a second copy with the same -control path
 // takes over from the first with no downtime. Idle keep-alive connections
 // move to the next generation unless -move-conns=false; with -tls-cert and
-// -tls-key it serves HTTPS (whose connections never move). One log line
-// per lifecycle event goes to stderr.
+// -tls-key it serves HTTPS (whose connections never move) and HTTP/3 on
+// UDP at the same address (announced by Alt-Svc; package quicroute routes
+// each generation's QUIC packets to it across upgrades), with X-Pid on
+// every answer. One log line per lifecycle event goes to stderr.
 package main
 
 import (
@@ -45,6 +47,7 @@ type config struct {
 	moveConns      bool
 	tlsCert        string
 	tlsKey         string
+	quicRouting    bool
 }
 
 // moveConnsDefault is the default of -move-conns; a build can flip it
@@ -65,6 +68,7 @@ func main() {
 	flag.BoolVar(&cfg.moveConns, "move-conns", moveConnsDefault == "true", "hand idle keep-alive connections to the next generation instead of closing them")
 	flag.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file; needs -tls-key)")
 	flag.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
+	flag.BoolVar(&cfg.quicRouting, "quic-routing", true, "with -tls-cert, route HTTP/3 packets to the generation that owns their connection (false: a plain http3.Server, which loses requests on upgrades)")
 	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
 	log, err := demoapp.NewLogger(*logFormat)
@@ -107,7 +111,16 @@ func run(cfg config, log *slog.Logger) error {
 	if cfg.moveConns {
 		opts.Mover = u.ConnMover()
 	}
-	srv := httpdrain.New(&http.Server{Handler: demoapp.Handler(), ReadHeaderTimeout: 10 * time.Second}, opts)
+	handler := demoapp.Handler()
+	var h3 *h3Server
+	if cfg.tlsCert != "" {
+		pid := strconv.Itoa(os.Getpid())
+		if h3, err = startHTTP3(u, cfg, ln.Addr().String(), withHeaders(handler, pid, ""), log); err != nil {
+			return err
+		}
+		handler = withHeaders(handler, pid, h3.altSvc())
+	}
+	srv := httpdrain.New(&http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}, opts)
 	if cfg.tlsCert != "" {
 		go srv.ServeTLS(ln, cfg.tlsCert, cfg.tlsKey)
 	} else {
@@ -136,7 +149,7 @@ func run(cfg config, log *slog.Logger) error {
 		log.Info("signalled to stop; draining")
 		u.Stop()
 	}
-	return drain(srv, cfg.drainTimeout, log)
+	return drain(srv, h3, cfg.drainTimeout, log)
 }
 
 // exitMessage says in words why Exit closed.
@@ -152,10 +165,21 @@ func exitMessage(why upgrader.ExitReason) string {
 	return "stopped; draining"
 }
 
-func drain(srv *httpdrain.Server, timeout time.Duration, log *slog.Logger) error {
+// drain drains HTTP/3 (if served) beside HTTP/1.1 and HTTP/2, under one
+// deadline, and returns once both are done.
+func drain(srv *httpdrain.Server, h3 *h3Server, timeout time.Duration, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
+	if h3 != nil {
+		h3done := make(chan error, 1)
+		go func() { h3done <- h3.drain(ctx) }()
+		defer func() {
+			if err := <-h3done; err != nil {
+				log.Warn("HTTP/3 drain cut connections", "err", err)
+			}
+		}()
+	}
 	if err := srv.Drain(ctx); err != nil {
 		log.Warn("drain cut connections", "err", err)
 		return nil // the stop itself went as asked

@@ -512,7 +512,8 @@ func TestChooseSections(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{only: "", want: []string{"lost", "throughput", "upgrade-time", "old-gone", "idle", "steady"}},
+		{only: "", want: []string{"lost", "throughput", "upgrade-time", "old-gone", "idle", "steady", "http3"}},
+		{only: "http3", want: []string{"http3"}},
 		{only: "idle,steady", want: []string{"idle", "steady"}},
 		{only: "steady, lost,steady", want: []string{"steady", "lost"}},
 		{only: "5", wantErr: true},

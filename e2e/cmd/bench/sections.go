@@ -25,6 +25,7 @@ var sections = []section{
 	{name: "old-gone", title: "Old process gone after the new one is ready, under keep-alive load", run: runGone, render: renderGone},
 	{name: "idle", title: "Idle keep-alive connections through upgrades", run: runIdle, render: renderIdle},
 	{name: "steady", title: "Steady-state throughput, no upgrades", run: runSteady, render: renderSteady},
+	{name: "http3", title: "HTTP/3 through upgrades (handoff only)", run: runHTTP3, render: renderHTTP3},
 }
 
 // sectionNames lists every section's name, in order.
