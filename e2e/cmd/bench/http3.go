@@ -4,17 +4,11 @@ package main
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -126,8 +120,8 @@ func (l *h3Bench) client(addr string, pool *x509.CertPool) {
 		}
 		start := time.Now()
 		err := h3Get(c, "https://"+addr+"/")
-		if err != nil && strings.Contains(err.Error(), "H3_NO_ERROR (local)") {
-			l.redo.Add(1) // quic-go's client cut its own request on GOAWAY (see e2e/http3_test.go)
+		if err != nil && harness.H3ClientCutOnGoAway(err) {
+			l.redo.Add(1) // quic-go's client cut its own request on GOAWAY (see harness.H3ClientCutOnGoAway)
 			err = h3Get(c, "https://"+addr+"/")
 		}
 		took := time.Since(start)
@@ -237,35 +231,12 @@ func (r *http3Result) addRouterCounts(logPath string) {
 
 // writeCert writes a self-signed certificate for 127.0.0.1 into dir.
 func writeCert(dir string) (certFile, keyFile string, pool *x509.CertPool, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, pool, err := testutil.NewSelfSigned()
 	if err != nil {
 		return "", "", nil, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(24 * time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return "", "", nil, err
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return "", "", nil, err
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return "", "", nil, err
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		return "", "", nil, err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600); err != nil {
-		return "", "", nil, err
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool, nil
+	certFile, keyFile, err = testutil.WriteKeyPairFiles(dir, cert)
+	return certFile, keyFile, pool, err
 }
 
 func renderHTTP3(w *strings.Builder, rep report) {
