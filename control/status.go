@@ -16,6 +16,12 @@ const (
 	StateReadying  State = "readying"  // finishing the handoff from its predecessor
 	StateServing   State = "serving"   // ready; no upgrade running
 	StateUpgrading State = "upgrading" // an upgrade or takeover is running
+	// StateProbation: the successor is ready and serves; this generation
+	// stopped accepting but keeps its sockets and its connections, and
+	// watches the successor. If it dies or gives the service back in
+	// time, this generation serves again (the upgrade rolled back);
+	// otherwise it drains.
+	StateProbation State = "probation"
 	// StateDraining: this generation has handed its sockets over (or
 	// must go because its Ready was refused) and finishes what it has in
 	// flight. Status.Draining lists the older generations in this state.
@@ -37,6 +43,10 @@ type UpgradeRecord struct {
 	At     time.Time `json:"at"`
 	NewPID int       `json:"new_pid,omitempty"`
 	Error  string    `json:"error,omitempty"`
+	// RolledBack says the new process became ready, then died or gave the
+	// service back during probation, and this one serves again; Error
+	// says why.
+	RolledBack bool `json:"rolled_back,omitempty"`
 }
 
 // Status describes the serving generation of a server.
@@ -74,6 +84,11 @@ const (
 	EventHandedOver = "handed-over" // every socket has been passed and acknowledged
 	EventReady      = "ready"       // the new process (PID) serves
 	EventDraining   = "draining"    // the old process (PID) stopped accepting
+	// EventProbation: the old process (PID) stopped accepting and watches
+	// the new one for the probation period (Detail) before it drains.
+	EventProbation = "probation"
+	// EventPassed: the new process (PID) passed probation.
+	EventPassed = "passed"
 )
 
 // Result is a server's answer to an upgrade or a stop.
@@ -93,4 +108,10 @@ const (
 	CodeHandedOver      = "handed-over"       // the server has already handed over
 	CodeTooManyDraining = "too-many-draining" // older generations still drain
 	CodeUnsupported     = "unsupported"       // the platform cannot hand over
+	// CodeRolledBack: the new process became ready, then died or gave the
+	// service back in probation; the old process serves again.
+	CodeRolledBack = "rolled-back"
+	// CodeOnProbation: the server is the old side of an upgrade on
+	// probation; ask the new process, which upgrades once it passes.
+	CodeOnProbation = "on-probation"
 )

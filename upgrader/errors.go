@@ -21,6 +21,12 @@ var (
 	ErrTooManyDraining error = &codedError{"upgrader: too many generations still draining", control.CodeTooManyDraining}
 	// ErrNotSupported: the platform cannot pass sockets between processes.
 	ErrNotSupported error = &codedError{"upgrader: upgrades are not supported on this platform", control.CodeUnsupported}
+	// ErrRolledBack: the new process became ready, then died or gave the
+	// service back during probation; this process serves again.
+	ErrRolledBack error = &codedError{"upgrader: rolled back", control.CodeRolledBack}
+	// ErrOnProbation: this process watches a successor on probation and
+	// takes no upgrade or stop request; the successor does.
+	ErrOnProbation error = &codedError{"upgrader: watching the new generation on probation", control.CodeOnProbation}
 	// ErrAlreadyReady: Ready was called twice.
 	ErrAlreadyReady = errors.New("upgrader: Ready already called")
 	// ErrPIDFile: Ready could not write the pid file. This process serves

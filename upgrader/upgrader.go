@@ -21,6 +21,16 @@ import (
 const (
 	DefaultUpgradeTimeout = 30 * time.Second
 	DefaultMaxDraining    = 3
+	// DefaultProbation is how long an old generation keeps its sockets
+	// after its successor is ready, ready to serve again if the successor
+	// dies: long enough for a build that fails on its first real requests
+	// (a panic in a handler, a lazily read config) to show it under any
+	// traffic, short enough that two processes overlap only briefly and an
+	// upgrade's caller hears the outcome in seconds.
+	DefaultProbation = 5 * time.Second
+	// NoProbation, as Options.Probation, turns probation off: the old
+	// generation drains as soon as its successor is ready.
+	NoProbation time.Duration = -1
 )
 
 // Options configure an Upgrader. The zero value works.
@@ -49,6 +59,13 @@ type Options struct {
 	// generation and its neighbours (see ConnMover): as the new side it
 	// does not offer to take them, as the old side it sends none.
 	DisableConnMoves bool
+	// Probation is how long, after the next generation is ready, this
+	// generation keeps its sockets and its connections without accepting,
+	// and watches the next one: if that one dies or gives the service back
+	// (GiveBack) in time, this one accepts again and serves (the upgrade
+	// rolled back); otherwise it drains. Default DefaultProbation;
+	// NoProbation (any negative value) turns it off.
+	Probation time.Duration
 
 	hooks runhooks.Hooks // `handoff run`'s, set through runhooks.Install
 }
@@ -134,6 +151,9 @@ func withDefaults(o Options) Options {
 	if o.MaxDraining <= 0 {
 		o.MaxDraining = DefaultMaxDraining
 	}
+	if o.Probation == 0 {
+		o.Probation = DefaultProbation
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -193,6 +213,7 @@ const (
 	ExitStopRequested ExitReason = "stop-requested" // a control client (handoff stop) asked this process to stop
 	ExitStopped       ExitReason = "stopped"        // Stop was called
 	ExitReadyRefused  ExitReason = "ready-refused"  // the predecessor refused this process's Ready and serves on
+	ExitGaveBack      ExitReason = "gave-back"      // GiveBack handed the service back to the predecessor on probation
 )
 
 // ExitReason reports why Exit closed, or "" while it is open. Once Exit

@@ -33,36 +33,38 @@ type Type uint8
 // Frame types. The numbers are part of the protocol: never renumber.
 // PROTOCOL.md §3 gives each one's body and direction.
 const (
-	TypeHello    Type = 1  // Hello, both ways, first thing on a connection
-	TypeManifest Type = 2  // Manifest, old to new: how many fds follow
-	TypeBatch    Type = 3  // Batch with up to MaxFDsPerMessage fds attached
-	TypeAck      Type = 4  // Ack of one Batch
-	TypeReady    Type = 5  // Ready, new to old: serving, stop accepting
-	TypeReadyAck Type = 6  // ReadyAck, old to new: you own the set now
-	TypeAbort    Type = 7  // Abort, either way: giving up, with the reason
-	TypeRequest  Type = 8  // Request, client to server on the control socket
-	TypeStatus   Type = 9  // status report (body defined by the caller)
-	TypeProgress Type = 10 // Progress of an upgrade, server to client
-	TypeResult   Type = 11 // Result of a request, server to client
-	TypeHeld     Type = 12 // Conns, new to old: holds the round's connections, not serving them yet
-	TypeCommit   Type = 13 // Conns, old to new: the held connections are yours to serve
-	maxKnownType      = TypeCommit
+	TypeHello     Type = 1  // Hello, both ways, first thing on a connection
+	TypeManifest  Type = 2  // Manifest, old to new: how many fds follow
+	TypeBatch     Type = 3  // Batch with up to MaxFDsPerMessage fds attached
+	TypeAck       Type = 4  // Ack of one Batch
+	TypeReady     Type = 5  // Ready, new to old: serving, stop accepting
+	TypeReadyAck  Type = 6  // ReadyAck, old to new: you own the set now
+	TypeAbort     Type = 7  // Abort, either way: giving up, with the reason
+	TypeRequest   Type = 8  // Request, client to server on the control socket
+	TypeStatus    Type = 9  // status report (body defined by the caller)
+	TypeProgress  Type = 10 // Progress of an upgrade, server to client
+	TypeResult    Type = 11 // Result of a request, server to client
+	TypeHeld      Type = 12 // Conns, new to old: holds the round's connections, not serving them yet
+	TypeCommit    Type = 13 // Conns, old to new: the held connections are yours to serve
+	TypeProbation Type = 14 // Probation, either way: how the new side's probation ended
+	maxKnownType       = TypeProbation
 )
 
 var typeNames = [...]string{
-	TypeHello:    "hello",
-	TypeManifest: "manifest",
-	TypeBatch:    "batch",
-	TypeAck:      "ack",
-	TypeReady:    "ready",
-	TypeReadyAck: "ready-ack",
-	TypeAbort:    "abort",
-	TypeRequest:  "request",
-	TypeStatus:   "status",
-	TypeProgress: "progress",
-	TypeResult:   "result",
-	TypeHeld:     "held",
-	TypeCommit:   "commit",
+	TypeHello:     "hello",
+	TypeManifest:  "manifest",
+	TypeBatch:     "batch",
+	TypeAck:       "ack",
+	TypeReady:     "ready",
+	TypeReadyAck:  "ready-ack",
+	TypeAbort:     "abort",
+	TypeRequest:   "request",
+	TypeStatus:    "status",
+	TypeProgress:  "progress",
+	TypeResult:    "result",
+	TypeHeld:      "held",
+	TypeCommit:    "commit",
+	TypeProbation: "probation",
 }
 
 // String names t for errors and logs: "hello", "batch", ..., or "type(42)"
@@ -101,6 +103,8 @@ const (
 	EventHandedOver = "handed-over" // every fd has been passed and acked
 	EventReady      = "ready"       // the new process serves
 	EventDraining   = "draining"    // the old process stopped accepting
+	EventProbation  = "probation"   // the old process watches the new one (Detail: how long)
+	EventPassed     = "passed"      // the new process passed probation
 )
 
 // Result codes (Result.Code) say why a request failed, for callers that
@@ -114,6 +118,8 @@ const (
 	CodeHandedOver      = "handed-over"       // the server has already handed over
 	CodeTooManyDraining = "too-many-draining" // older generations still drain
 	CodeUnsupported     = "unsupported"       // the platform cannot hand over
+	CodeRolledBack      = "rolled-back"       // the new process failed its probation
+	CodeOnProbation     = "on-probation"      // the server watches a new one on probation
 )
 
 // Hello opens a handoff in both directions; PROTOCOL.md §5 says what each
@@ -127,7 +133,34 @@ type Hello struct {
 	// Conns says the sender (a new process) takes idle connections after
 	// Ready. A build that does not know the field never offers it.
 	Conns bool `json:"conns,omitempty"`
+	// Probation says the sender (a new process) understands Probation
+	// frames. An old process watches a successor that does not offer it
+	// all the same, but tells it nothing.
+	Probation bool `json:"probation,omitempty"`
 }
+
+// ReadyAck answers Ready. ProbationMS, when positive, says the old
+// process keeps its sockets that long and serves again if the new one
+// dies or gives the service back (PROTOCOL.md §6); a build that does not
+// know the field sends {} and drains at once.
+type ReadyAck struct {
+	ProbationMS int64 `json:"probation_ms,omitempty"`
+}
+
+// Probation ends a probation: the old side says OutcomePassed; the new
+// side says OutcomeGaveBack (serve again, Reason says why) or
+// OutcomeStopping (it stops on purpose: do not serve again).
+type Probation struct {
+	Outcome string `json:"outcome"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// Probation outcomes.
+const (
+	OutcomePassed   = "passed"
+	OutcomeGaveBack = "gave-back"
+	OutcomeStopping = "stopping"
+)
 
 // Peer identifies a process of another generation. Start, when set, is
 // the process's start time as the kernel counts it (Linux: clock ticks
