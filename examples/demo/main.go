@@ -48,12 +48,18 @@ type config struct {
 	tlsCert        string
 	tlsKey         string
 	quicRouting    bool
+	probation      time.Duration
 }
 
 // moveConnsDefault is the default of -move-conns; a build can flip it
 // (-ldflags "-X main.moveConnsDefault=false"), which the e2e tests use to
 // make a generation that never takes connections.
 var moveConnsDefault = "true"
+
+// crashAfterReady, when a build sets it (-ldflags "-X
+// main.crashAfterReady=1s"), makes a bad build for trying rollbacks: the
+// process exits with status 3 that long after it said it was ready.
+var crashAfterReady = ""
 
 func main() {
 	var cfg config
@@ -69,6 +75,7 @@ func main() {
 	flag.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file; needs -tls-key)")
 	flag.StringVar(&cfg.tlsKey, "tls-key", "", "the private key of -tls-cert (PEM file)")
 	flag.BoolVar(&cfg.quicRouting, "quic-routing", true, "with -tls-cert, route HTTP/3 packets to the generation that owns their connection (false: a plain http3.Server, which loses requests on upgrades)")
+	flag.DurationVar(&cfg.probation, "probation", upgrader.DefaultProbation, "after the next generation is ready, keep the sockets this long and serve again if it dies (0: off)")
 	logFormat := flag.String("log-format", "text", "log lines as `text` (key=value) or json")
 	flag.Parse()
 	log, err := demoapp.NewLogger(*logFormat)
@@ -90,6 +97,7 @@ func run(cfg config, log *slog.Logger) error {
 		MaxDraining:      cfg.maxDraining,
 		Logger:           log,
 		DisableConnMoves: !cfg.moveConns,
+		Probation:        probation(cfg.probation),
 	})
 	if err != nil {
 		return err
@@ -141,6 +149,7 @@ func run(cfg config, log *slog.Logger) error {
 		log.Error("not ready; draining what was accepted", "err", err)
 	default:
 		log.Info("serving", "addr", ln.Addr().String(), "mode", u.Mode())
+		crashLater(log)
 	}
 	select {
 	case <-u.Exit():
@@ -152,6 +161,27 @@ func run(cfg config, log *slog.Logger) error {
 	return drain(srv, h3, cfg.drainTimeout, log)
 }
 
+// probation maps the flag, where 0 means off, to the option, where 0
+// means the default.
+func probation(d time.Duration) time.Duration {
+	if d <= 0 {
+		return upgrader.NoProbation
+	}
+	return d
+}
+
+// crashLater makes this a bad build when crashAfterReady is set.
+func crashLater(log *slog.Logger) {
+	d, err := time.ParseDuration(crashAfterReady)
+	if err != nil {
+		return
+	}
+	time.AfterFunc(d, func() {
+		log.Error("crashing on purpose (a bad build: -X main.crashAfterReady)", "after", d.String())
+		os.Exit(3)
+	})
+}
+
 // exitMessage says in words why Exit closed.
 func exitMessage(why upgrader.ExitReason) string {
 	switch why {
@@ -161,6 +191,8 @@ func exitMessage(why upgrader.ExitReason) string {
 		return "stop requested over the control socket; draining"
 	case upgrader.ExitReadyRefused:
 		return "the previous generation refused our Ready; draining"
+	case upgrader.ExitGaveBack:
+		return "gave the service back to the previous generation; draining"
 	}
 	return "stopped; draining"
 }
