@@ -131,14 +131,14 @@ func (m *ConnMover) Move(ln net.Listener, c net.Conn) error {
 }
 
 // withInbox wraps a listener Listen returns so that moved connections can
-// arrive through it.
+// arrive through it, and so that probation can pause its Accept.
 func (u *Upgrader) withInbox(name string, ln net.Listener, err error) (net.Listener, error) {
-	if err != nil || u.opts.DisableConnMoves {
+	if err != nil {
 		return ln, err
 	}
 	ib, ierr := inbox.New(name, ln)
 	if ierr != nil {
-		return ln, nil // serves, but takes no moved connections
+		return ln, nil // serves, but takes no moved connections and accepts on probation
 	}
 	u.mv.mu.Lock()
 	defer u.mv.mu.Unlock()
@@ -164,4 +164,33 @@ func (m *moves) sender() *connSender {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.out
+}
+
+// pauseAccepting stops every listener Listen returned, and the control
+// socket, taking connections from the kernel: on probation the successor
+// accepts them all (the sockets are the same), and if it dies they wait
+// in the queue for resumeAccepting. Connections moved here still arrive.
+func (u *Upgrader) pauseAccepting() {
+	for _, ib := range u.mv.all() {
+		ib.Pause()
+	}
+	u.ctl.pause()
+}
+
+// resumeAccepting undoes pauseAccepting.
+func (u *Upgrader) resumeAccepting() {
+	for _, ib := range u.mv.all() {
+		ib.Resume()
+	}
+	u.ctl.resume()
+}
+
+func (m *moves) all() []*inbox.Inbox {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ibs []*inbox.Inbox
+	for _, l := range m.inboxes {
+		ibs = append(ibs, l...)
+	}
+	return ibs
 }

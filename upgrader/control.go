@@ -10,6 +10,7 @@ import (
 
 	"github.com/handoff-go/handoff/control"
 	"github.com/handoff-go/handoff/internal/ctlsock"
+	"github.com/handoff-go/handoff/internal/inbox"
 	"github.com/handoff-go/handoff/internal/runhooks"
 	"github.com/handoff-go/handoff/internal/wire"
 )
@@ -57,6 +58,9 @@ func (u *Upgrader) openControl(path string) (*controlServer, error) {
 			ln.Close()
 			return nil, fmt.Errorf("upgrader: control socket %s: %w", path, err)
 		}
+	}
+	if ib, err := inbox.New(runhooks.ControlName, ln); err == nil {
+		ln = ib // so that probation can pause it
 	}
 	return &controlServer{u: u, ln: ln, slots: make(chan struct{}, maxControlConns),
 		conns: map[*wire.Conn]struct{}{}}, nil
@@ -113,6 +117,27 @@ func (cs *controlServer) closeListener() {
 	if cs != nil {
 		cs.ln.Close()
 	}
+}
+
+// pause and resume stop and restart taking control connections (see
+// pauseAccepting).
+func (cs *controlServer) pause() {
+	if ib, ok := cs.listener().(*inbox.Inbox); ok {
+		ib.Pause()
+	}
+}
+
+func (cs *controlServer) resume() {
+	if ib, ok := cs.listener().(*inbox.Inbox); ok {
+		ib.Resume()
+	}
+}
+
+func (cs *controlServer) listener() net.Listener {
+	if cs == nil {
+		return nil
+	}
+	return cs.ln
 }
 
 // close also hangs up on every client, which tells a lingering `handoff

@@ -27,6 +27,9 @@ var (
 	// ErrOnProbation: this process watches a successor on probation and
 	// takes no upgrade or stop request; the successor does.
 	ErrOnProbation error = &codedError{"upgrader: watching the new generation on probation", control.CodeOnProbation}
+	// ErrNotOnProbation: GiveBack was called by a generation that nobody
+	// watches (its probation is over, or there was none).
+	ErrNotOnProbation = errors.New("upgrader: not on probation: nobody to give the service back to")
 	// ErrAlreadyReady: Ready was called twice.
 	ErrAlreadyReady = errors.New("upgrader: Ready already called")
 	// ErrPIDFile: Ready could not write the pid file. This process serves
@@ -79,3 +82,17 @@ type ExitError struct {
 func (e *ExitError) Error() string {
 	return fmt.Sprintf("new process %d exited before it was ready (%s)", e.PID, e.State)
 }
+
+// RollbackError reports an upgrade that rolled back: the new process was
+// ready, then died, hung up or gave the service back on probation, and
+// this process serves again. It wraps ErrRolledBack.
+type RollbackError struct {
+	PID    int    // the new process
+	Reason string // what it did, e.g. "died (signal: killed)"
+}
+
+func (e *RollbackError) Error() string {
+	return fmt.Sprintf("upgrader: rolled back: new pid %d %s on probation; this process serves again", e.PID, e.Reason)
+}
+
+func (e *RollbackError) Unwrap() error { return ErrRolledBack }

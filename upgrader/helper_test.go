@@ -53,7 +53,7 @@ func helperMain(mode string) int {
 		return 0
 	}
 	u, err := New(Options{PIDFile: os.Getenv("UPGRADER_TEST_PIDFILE"), ControlPath: os.Getenv("UPGRADER_TEST_CONTROL"),
-		Command: helperCommand(mode)})
+		Command: helperCommand(mode), Probation: NoProbation})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "helper:", err)
 		return 1
@@ -72,9 +72,28 @@ func helperMain(mode string) int {
 	}
 	stop := u.UpgradeOnSignal(syscall.SIGHUP)
 	defer stop()
+	if mode == "neveraccepts" { // a hung build: the kernel queues for whoever accepts next
+		ln.Close()
+	}
 	if err := u.Ready(); err != nil {
 		fmt.Fprintln(os.Stderr, "helper: ready:", err)
 		return 1
+	}
+	switch mode {
+	case "neveraccepts":
+		time.Sleep(500 * time.Millisecond)
+		os.Exit(4)
+	case "diesafterready": // a bad build: fails on probation
+		time.Sleep(200 * time.Millisecond)
+		fmt.Fprintln(os.Stderr, "helper: dying after ready, as told")
+		os.Exit(4) // a crash: no deferred Stop
+	case "returnsafterready": // main gives up: its deferred Stop gives back
+		return 5
+	case "givesback":
+		if err := u.GiveBack("health check failed"); err != nil {
+			fmt.Fprintln(os.Stderr, "helper: give back:", err)
+			return 1
+		}
 	}
 	<-u.Exit()
 	ln.Close()
@@ -119,6 +138,9 @@ func helperCommand(mode string) func() (*exec.Cmd, error) {
 // fresh listener named "http", and returns it with its address.
 func serving(t *testing.T, opts Options) (*Upgrader, string) {
 	t.Helper()
+	if opts.Probation == 0 { // the tests of probation set it
+		opts.Probation = NoProbation
+	}
 	u, err := New(opts)
 	if err != nil {
 		t.Fatal(err)

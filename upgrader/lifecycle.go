@@ -21,10 +21,14 @@ var transitions = map[control.State][]control.State{
 	// The predecessor acknowledged (or there is none); a cold start's Ready
 	// failed and may be retried; the predecessor refused; or Stop.
 	control.StateReadying: {control.StateServing, control.StateStarting, control.StateDraining, control.StateStopped},
-	// An upgrade or takeover begins; or Stop.
-	control.StateServing: {control.StateUpgrading, control.StateStopped},
-	// It failed; or the successor is ready. Stop waits for either.
-	control.StateUpgrading: {control.StateServing, control.StateDraining},
+	// An upgrade or takeover begins; GiveBack on probation; or Stop.
+	control.StateServing: {control.StateUpgrading, control.StateDraining, control.StateStopped},
+	// It failed; or the successor is ready, watched on probation or not.
+	// Stop waits for the outcome.
+	control.StateUpgrading: {control.StateServing, control.StateProbation, control.StateDraining},
+	// The successor died or gave the service back: serving again (rolled
+	// back); or it passed. Stop ends probation as passed.
+	control.StateProbation: {control.StateServing, control.StateDraining},
 	// Stop, once drained.
 	control.StateDraining: {control.StateStopped},
 }
@@ -46,6 +50,14 @@ type lifecycle struct {
 	upgradeDone chan struct{}      // closed when the running upgrade has ended
 	next        *wire.Conn         // to the successor, held until Stop
 	last        *control.UpgradeRecord
+
+	// endProbation, closed by Stop, ends this generation's watch over its
+	// successor early, as passed; nil unless on probation.
+	endProbation chan struct{}
+	// trial is open while this generation is the successor on probation:
+	// its predecessor watches it and serves again if it dies or gives
+	// back. Closed (and set to nil) once the verdict is in.
+	trial chan struct{}
 }
 
 func newLifecycle(cold bool, prev *prevGen) lifecycle {
@@ -99,7 +111,8 @@ func (u *Upgrader) beginReady() error {
 
 // endReadyLocked records how Ready's handshake went and reports whether
 // this process now serves.
-func (u *Upgrader) endReadyLocked(err error) bool {
+// With onTrial, the predecessor watches this generation on probation.
+func (u *Upgrader) endReadyLocked(err error, onTrial bool) bool {
 	if u.lc.state != control.StateReadying {
 		return false // stopped meanwhile
 	}
@@ -115,6 +128,9 @@ func (u *Upgrader) endReadyLocked(err error) bool {
 	}
 	u.enterLocked(control.StateServing)
 	u.lc.owner = true
+	if onTrial {
+		u.lc.trial = make(chan struct{})
+	}
 	if u.prev != nil {
 		u.lc.draining = append(u.lc.draining, u.prev.peer)
 	}
@@ -129,6 +145,8 @@ func (u *Upgrader) notServingLocked() error {
 		return ErrStopped
 	case u.lc.state == control.StateUpgrading:
 		return ErrUpgradeInProgress
+	case u.lc.state == control.StateProbation:
+		return ErrOnProbation
 	case u.lc.state == control.StateDraining:
 		return ErrHandedOver
 	case u.lc.state != control.StateServing:
@@ -163,8 +181,10 @@ func (u *Upgrader) endUpgradeLocked(newPID int, next *wire.Conn, err error) chan
 	done := u.lc.upgradeDone
 	u.lc.cancel, u.lc.upgradeDone = nil, nil
 	u.lc.last = &control.UpgradeRecord{At: time.Now(), NewPID: newPID}
+	u.lc.endProbation = nil
 	if err != nil {
 		u.lc.last.Error = err.Error()
+		u.lc.last.RolledBack = errors.Is(err, ErrRolledBack)
 		u.enterLocked(control.StateServing)
 		return done
 	}
@@ -207,7 +227,55 @@ func (u *Upgrader) beginStopLocked() chan struct{} {
 	if u.lc.cancel != nil {
 		u.lc.cancel()
 	}
+	if u.lc.endProbation != nil {
+		close(u.lc.endProbation)
+		u.lc.endProbation = nil
+	}
 	return u.lc.upgradeDone
+}
+
+// beginProbationLocked marks the successor ready and watched, and returns
+// the channel Stop closes to end the watch early.
+func (u *Upgrader) beginProbationLocked() <-chan struct{} {
+	u.enterLocked(control.StateProbation)
+	u.lc.endProbation = make(chan struct{})
+	if u.lc.stopping { // Stop came while the successor got ready
+		close(u.lc.endProbation)
+		ch := u.lc.endProbation
+		u.lc.endProbation = nil
+		return ch
+	}
+	return u.lc.endProbation
+}
+
+// trialLocked returns the channel that closes when this generation's
+// probation is over, or nil when it is not on probation.
+func (u *Upgrader) trialLocked() chan struct{} { return u.lc.trial }
+
+// endTrialLocked records that this generation's probation is over and
+// reports whether it was still running.
+func (u *Upgrader) endTrialLocked() bool {
+	if u.lc.trial == nil {
+		return false
+	}
+	close(u.lc.trial)
+	u.lc.trial = nil
+	return true
+}
+
+// giveBackLocked hands the service back to the predecessor that watches
+// this generation on probation: this generation drains. The caller tells
+// the predecessor, then closes Exit (ExitGaveBack).
+func (u *Upgrader) giveBackLocked() error {
+	if err := u.notServingLocked(); err != nil {
+		return fmt.Errorf("upgrader: give back: %w", err)
+	}
+	if !u.endTrialLocked() {
+		return ErrNotOnProbation
+	}
+	u.enterLocked(control.StateDraining)
+	u.lc.owner = false
+	return nil
 }
 
 // stopLocked marks this generation stopped and returns what the caller

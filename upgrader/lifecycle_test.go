@@ -66,11 +66,11 @@ func TestExitReasons(t *testing.T) {
 	}{
 		{name: "ready refused", mode: ModeChild, from: control.StateStarting, steps: func(u *Upgrader) {
 			u.beginReady()
-			locked(u, func() { u.endReadyLocked(refused) })
+			locked(u, func() { u.endReadyLocked(refused, false) })
 		}, want: ExitReadyRefused, state: control.StateDraining},
 		{name: "cold ready failed", mode: ModeCold, from: control.StateStarting, steps: func(u *Upgrader) {
 			u.beginReady()
-			locked(u, func() { u.endReadyLocked(refused) })
+			locked(u, func() { u.endReadyLocked(refused, false) })
 		}, state: control.StateStarting},
 		{name: "handed over, then stopped", mode: ModeCold, from: control.StateServing, steps: func(u *Upgrader) {
 			locked(u, func() {

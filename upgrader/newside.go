@@ -1,6 +1,7 @@
 package upgrader
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -17,9 +18,11 @@ import (
 // (findPrev: the parent that passed HANDOFF_FD, or a live server on the
 // control socket), says hello, receives the set and checks who sent it
 // (receiveFromPrev); Ready tells the predecessor this generation serves
-// and takes the set once it acknowledges (ready, claimSet); then the
-// connection to the predecessor carries its idle connections here until
-// it is gone (watchPrev).
+// and takes the set once it acknowledges (ready, claimSet); then, if the
+// predecessor watches this generation on probation, it waits for the
+// verdict (awaitVerdict), during which GiveBack hands the service back;
+// then the connection to the predecessor carries its idle connections
+// here until it is gone (watchPrev).
 
 // prevGen is the predecessor this process inherited its set from: the
 // connection to it, held until it is gone or this process stops, and who
@@ -140,7 +143,7 @@ func (u *Upgrader) receiveFromPrev(c *wire.Conn, who string) error {
 func (u *Upgrader) receive(c *wire.Conn, who string) (*prevGen, error) {
 	// Before the peer writes: its hello then says who really wrote it.
 	senders := c.TrackSenders() == nil
-	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid, Conns: u.offersConns()}); err != nil {
+	if err := c.Send(wire.TypeHello, wire.Hello{PID: u.pid, Conns: u.offersConns(), Probation: true}); err != nil {
 		return nil, fmt.Errorf("hello to the %s: %w", who, c.Refusal(err))
 	}
 	var hello wire.Hello
@@ -219,9 +222,9 @@ func (u *Upgrader) ready() error {
 	if err := u.beginReady(); err != nil {
 		return err
 	}
-	err := u.claimSet()
+	trial, err := u.claimSet()
 	u.mu.Lock()
-	serving := u.endReadyLocked(err)
+	serving := u.endReadyLocked(err, trial > 0)
 	u.mu.Unlock()
 	switch {
 	case err != nil:
@@ -230,7 +233,7 @@ func (u *Upgrader) ready() error {
 		return ErrStopped
 	}
 	if u.prev != nil {
-		go u.watchPrev()
+		go u.watchPrev(trial)
 	}
 	u.ctl.start()
 	u.log.Info("ready", "mode", u.mode, "listeners", u.set.Len())
@@ -245,22 +248,30 @@ const prevGoneGrace = 2 * time.Second
 // waits for its ReadyAck; then the set is ours to settle. A predecessor
 // that died before acknowledging (its connection closed without a word,
 // and the process is gone) cannot serve any more: this process then owns
-// the set and serves, rather than leave nobody.
-func (u *Upgrader) claimSet() error {
+// the set and serves, rather than leave nobody. trial is how long the
+// predecessor watches this generation on probation (0: it drains now).
+func (u *Upgrader) claimSet() (trial time.Duration, err error) {
 	if p := u.prev; p != nil {
+		var ack wire.ReadyAck
 		err := p.conn.Send(wire.TypeReady, wire.Ready{PID: u.pid})
 		if err == nil {
-			err = p.conn.Expect(wire.TypeReadyAck, &struct{}{})
+			err = p.conn.Expect(wire.TypeReadyAck, &ack)
 		}
 		if err != nil && !u.prevDied(err) {
-			return fmt.Errorf("upgrader: pid %d did not accept our Ready: %w", p.peer.PID, err)
+			return 0, fmt.Errorf("upgrader: pid %d did not accept our Ready: %w", p.peer.PID, err)
+		}
+		if err == nil && ack.ProbationMS > 0 {
+			trial = time.Duration(min(ack.ProbationMS, maxTrialMS)) * time.Millisecond
 		}
 	}
 	if err := u.set.CloseUnclaimed(); err != nil {
 		u.log.Warn("close unclaimed listeners", "err", err)
 	}
-	return nil
+	return trial, nil
 }
+
+// maxTrialMS bounds the probation a predecessor may announce: a day.
+const maxTrialMS = 24 * 60 * 60 * 1000
 
 // prevDied reports whether err means the predecessor died (rather than
 // refused us) and it is gone for good.
@@ -292,11 +303,16 @@ func (u *Upgrader) announce() error {
 	return nil
 }
 
-// watchPrev receives the connections the predecessor moves here until it
-// goes (its end of the connection closes when it exits), then forgets it.
-func (u *Upgrader) watchPrev() {
+// watchPrev waits out this generation's probation (if the predecessor
+// watches it), then receives the connections the predecessor moves here
+// until it goes (its end of the connection closes when it exits), then
+// forgets it.
+func (u *Upgrader) watchPrev(trial time.Duration) {
 	p := u.prev
-	err := u.receiveConns(p.conn)
+	err := u.awaitVerdict(p, trial)
+	if err == nil {
+		err = u.receiveConns(p.conn)
+	}
 	p.conn.Close()
 	u.log.Info("previous generation gone", "old_pid", p.peer.PID, "how", hangUp(err))
 	u.mu.Lock()
@@ -313,4 +329,96 @@ func hangUp(err error) string {
 		return "closed"
 	}
 	return err.Error()
+}
+
+// verdictSlack is how long past the announced probation this generation
+// waits for the predecessor's verdict before it takes silence for a pass.
+const verdictSlack = 5 * time.Second
+
+// awaitVerdict waits for the end of this generation's probation: the
+// predecessor says it passed, or goes (then nobody is left to roll back
+// to), or says nothing in time. It returns the error that ended the
+// connection, if one did.
+func (u *Upgrader) awaitVerdict(p *prevGen, trial time.Duration) error {
+	if trial <= 0 {
+		return nil
+	}
+	p.conn.SetTimeout(trial + verdictSlack)
+	var v wire.Probation
+	err := p.conn.Expect(wire.TypeProbation, &v)
+	u.mu.Lock()
+	open := u.endTrialLocked()
+	u.mu.Unlock()
+	switch {
+	case err == nil && v.Outcome == wire.OutcomePassed:
+		u.log.Info("passed probation", "old_pid", p.peer.PID)
+		return nil
+	case err == nil:
+		return fmt.Errorf("%w: probation outcome %.40q from the predecessor", wire.ErrUnexpected, v.Outcome)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		u.log.Warn("no probation verdict from the previous generation; taking it for a pass", "old_pid", p.peer.PID)
+		return nil
+	case !open:
+		return err // this generation gave the service back or stops: the predecessor hung up
+	}
+	u.log.Warn("previous generation gone on probation; this one serves alone", "old_pid", p.peer.PID, "how", hangUp(err))
+	return err
+}
+
+// awaitTrial holds an upgrade (kind) asked of a generation on probation
+// until the probation is over: its predecessor may still serve again, so
+// the next generation must come from whoever serves after it.
+func (u *Upgrader) awaitTrial(ctx context.Context, kind string) error {
+	u.mu.Lock()
+	trial := u.trialLocked()
+	u.mu.Unlock()
+	if trial == nil {
+		return nil
+	}
+	u.log.Info(kind + " waits for the end of this generation's probation")
+	select {
+	case <-trial:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("upgrader: %s: waiting for the end of probation: %w", kind, context.Cause(ctx))
+	case <-u.stopped:
+		return ErrStopped
+	}
+}
+
+// GiveBack hands the service back to the previous generation while it
+// watches this one on probation (see Options.Probation), for instance
+// when this generation's own health check fails: the previous generation
+// accepts again at once and serves, and reports the upgrade rolled back
+// with reason. Exit closes (ExitGaveBack): stop accepting, drain, Stop.
+// It returns ErrNotOnProbation when nobody watches this generation any
+// more (probation is over, was off, or the predecessor is gone).
+func (u *Upgrader) GiveBack(reason string) error {
+	u.mu.Lock()
+	err := u.giveBackLocked()
+	u.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	u.ctl.closeListener()
+	err = u.prev.conn.Send(wire.TypeProbation, wire.Probation{Outcome: wire.OutcomeGaveBack, Reason: reason})
+	u.log.Warn("gave the service back to the previous generation", "old_pid", u.prev.peer.PID, "reason", reason)
+	u.closeExit(ExitGaveBack)
+	if err != nil {
+		return fmt.Errorf("upgrader: give back to pid %d: %w", u.prev.peer.PID, err)
+	}
+	return nil
+}
+
+// endTrial tells the predecessor watching this generation on probation
+// that it stops. A stop a control client asked for (handoff stop) stops
+// the service: the predecessor must not serve again. Any other Stop on
+// probation (main returned, a signal to this process alone) hands the
+// service back, as a crash would.
+func (u *Upgrader) endTrial(asked bool) {
+	v := wire.Probation{Outcome: wire.OutcomeGaveBack, Reason: "stopped before its probation ended"}
+	if asked {
+		v = wire.Probation{Outcome: wire.OutcomeStopping}
+	}
+	u.prev.conn.Send(wire.TypeProbation, v)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/control"
+	"github.com/handoff-go/handoff/internal/pidfile"
 	"github.com/handoff-go/handoff/internal/wire"
 	"github.com/handoff-go/handoff/listeners"
 )
@@ -19,8 +20,10 @@ import (
 // (admitTakeover, then upgradeToDialer). Then: start the successor as a
 // child or take the dialer as it is (upgradeTo), hellos, lend it the set,
 // wait for its Ready, commit with ReadyAck (giveTo, under talkToNext's
-// deadline), start moving idle connections to it, let go of the set and
-// tell systemd (endUpgrade), and last close Exit, which starts the drain.
+// deadline), stop accepting and watch it on probation (probation: serve
+// again if it dies or gives back), start moving idle connections to it,
+// let go of the set and tell systemd (endUpgrade), and last close Exit,
+// which starts the drain.
 
 // nextGen is the successor an upgrade hands the set to: a child this
 // process started, or a process someone else started that dialed the
@@ -31,8 +34,11 @@ type nextGen struct {
 	hello *wire.Hello
 
 	// A child's exit status, and how to end it; both nil for a takeover.
+	// Whoever receives from exited sets reaped, and kill is then not
+	// called.
 	exited <-chan error
 	kill   func()
+	reaped bool
 }
 
 // reporter tells whoever asked for an upgrade (a control client) how it
@@ -90,7 +96,8 @@ func (u *Upgrader) admitTakeover(c *wire.Conn) (*nextGen, error) {
 func (u *Upgrader) upgradeToDialer(n *nextGen) {
 	arrived := func(context.Context) (*nextGen, error) { return n, nil }
 	_, err := u.upgradeTo(context.Background(), "takeover", arrived, reporter{})
-	if _, ran := errors.AsType[*UpgradeError](err); err != nil && !ran {
+	_, ran := errors.AsType[*UpgradeError](err)
+	if _, rolledBack := errors.AsType[*RollbackError](err); err != nil && !ran && !rolledBack {
 		// Refused before it began; an upgrade that ran has told the peer.
 		n.conn.Send(wire.TypeAbort, wire.Abort{Reason: "takeover refused: " + err.Error()})
 		n.conn.Close()
@@ -103,6 +110,10 @@ func (u *Upgrader) upgradeToDialer(n *nextGen) {
 // or why not, in which case this process keeps serving. The client hears
 // the outcome before Exit is closed.
 func (u *Upgrader) upgradeTo(ctx context.Context, kind string, arrive func(context.Context) (*nextGen, error), report reporter) (int, error) {
+	if err := u.awaitTrial(ctx, kind); err != nil {
+		report.done(0, err)
+		return 0, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, u.opts.UpgradeTimeout)
 	defer cancel()
 	draining, err := u.beginUpgrade(kind, cancel, report)
@@ -116,6 +127,9 @@ func (u *Upgrader) upgradeTo(ctx context.Context, kind string, arrive func(conte
 		pid = next.pid
 		report.send(control.EventStarted, pid, "")
 		err = u.talkToNext(ctx, next, draining, report)
+	}
+	if err == nil {
+		err = u.probation(next, report)
 	}
 	u.endUpgrade(pid, next, err)
 	if err == nil {
@@ -221,6 +235,7 @@ func (u *Upgrader) talkToNext(ctx context.Context, n *nextGen, draining []contro
 	if n.exited != nil && cause == nil && errors.Is(uerr.Err, wire.ErrClosed) {
 		cause, exited = waitExit(n.exited, exitGrace)
 	}
+	n.reaped = exited
 	if cause != nil {
 		uerr.Err = cause
 	}
@@ -232,6 +247,124 @@ func (u *Upgrader) talkToNext(ctx context.Context, n *nextGen, draining []contro
 		n.kill()
 	}
 	return uerr
+}
+
+// probation watches the successor, which serves now, for
+// Options.Probation while this process keeps its sockets and connections
+// but accepts nothing (the successor's Accept gets every new connection,
+// and the kernel queues them while no process accepts). It returns nil
+// when the successor passes (the period ends, this process is stopped, or
+// the successor says it stops on purpose), or a *RollbackError when the
+// successor died, hung up, broke the protocol or gave the service back:
+// then this process accepts again, beginning with what queued, and the
+// successor is gone or going.
+func (u *Upgrader) probation(n *nextGen, report reporter) error {
+	d := u.opts.Probation
+	if d <= 0 {
+		return nil
+	}
+	u.mu.Lock()
+	stop := u.beginProbationLocked()
+	u.mu.Unlock()
+	u.pauseAccepting()
+	notify(fmt.Sprintf("STATUS=probation: pid %d serves; pid %d watches it for %v", n.pid, u.pid, d))
+	report.send(control.EventProbation, u.pid, d.String())
+	u.log.Info("probation started", "new_pid", n.pid, "for", d.String())
+	reason, kill := u.watch(n, d, stop)
+	if reason == "" {
+		if n.hello.Probation {
+			n.conn.Send(wire.TypeProbation, wire.Probation{Outcome: wire.OutcomePassed})
+		}
+		n.conn.SetTimeout(0)
+		report.send(control.EventPassed, n.pid, "")
+		u.log.Info("new generation passed probation", "new_pid", n.pid)
+		return nil
+	}
+	u.resumeAccepting()
+	n.conn.Close()
+	if kill && n.kill != nil && !n.reaped {
+		n.kill()
+	}
+	return &RollbackError{PID: n.pid, Reason: reason}
+}
+
+// verdict is what the successor said on probation, or why it said nothing.
+type verdict struct {
+	msg wire.Probation
+	err error
+}
+
+// watch waits for the successor to fail probation, the period to end,
+// or stop. It returns why the successor failed ("" when it passed), and
+// whether a child that may still run must be killed.
+func (u *Upgrader) watch(n *nextGen, d time.Duration, stop <-chan struct{}) (reason string, kill bool) {
+	n.conn.SetDeadline(time.Now().Add(d))
+	said := make(chan verdict, 1)
+	go func() {
+		var v verdict
+		v.err = n.conn.Expect(wire.TypeProbation, &v.msg)
+		said <- v
+	}()
+	select {
+	case v := <-said:
+		return u.judge(n, v)
+	case err := <-n.exited: // nil for a takeover: its hang-up says it
+		n.reaped = true
+		n.conn.WakeReader()
+		<-said
+		return died(err), false
+	case <-stop:
+		n.conn.WakeReader()
+		if v := <-said; v.err == nil {
+			return u.judge(n, v) // it spoke first
+		}
+		return "", false
+	}
+}
+
+// judge turns what the successor said (or its silence) into a verdict.
+func (u *Upgrader) judge(n *nextGen, v verdict) (reason string, kill bool) {
+	switch {
+	case v.err == nil && v.msg.Outcome == wire.OutcomeGaveBack:
+		return "gave the service back: " + oneLine(v.msg.Reason), false
+	case v.err == nil && v.msg.Outcome == wire.OutcomeStopping:
+		return "", false // stopping on purpose: this process must not serve on
+	case v.err == nil:
+		return fmt.Sprintf("broke the protocol (probation outcome %.40q)", v.msg.Outcome), true
+	case errors.Is(v.err, os.ErrDeadlineExceeded):
+		return "", false // the period is over
+	case n.exited != nil && errors.Is(v.err, wire.ErrClosed):
+		if cause, exited := waitExit(n.exited, exitGrace); exited {
+			n.reaped = true
+			return died(cause), false
+		}
+		return "hung up its control connection", true
+	case errors.Is(v.err, wire.ErrClosed):
+		return "hung up its control connection (died or exited)", false
+	}
+	return "broke the protocol (" + oneLine(v.err.Error()) + ")", true
+}
+
+// died says how a child that was ready ended.
+func died(err error) string {
+	if ee, ok := errors.AsType[*ExitError](err); ok {
+		return "died (" + ee.State + ")"
+	}
+	if err == nil {
+		return "died"
+	}
+	return "died (" + oneLine(err.Error()) + ")"
+}
+
+// servesAgain makes this process the one that serves after a rollback:
+// it accepts already (probation resumed it); the pid file and systemd
+// learn it here.
+func (u *Upgrader) servesAgain(rb *RollbackError) {
+	u.log.Error("rolled back: serving again", "new_pid", rb.PID, "reason", rb.Reason)
+	if err := pidfile.Start(u.opts.PIDFile, u.pid).Commit(); err != nil {
+		u.log.Warn("rolled back, but the pid file was not rewritten", "err", err)
+	}
+	notify(fmt.Sprintf("MAINPID=%d\nSTATUS=rolled back: new pid %d %s\nREADY=1", u.pid, rb.PID, oneLine(rb.Reason)))
 }
 
 // giveTo is the protocol itself: hellos, the set's fds, Ready, ReadyAck,
@@ -271,10 +404,9 @@ func (u *Upgrader) giveTo(n *nextGen, draining []control.Peer, report reporter) 
 	if err := n.conn.Expect(wire.TypeReady, &wire.Ready{}); err != nil {
 		return &UpgradeError{Step: "ready", Err: err}
 	}
-	if err := n.conn.Send(wire.TypeReadyAck, struct{}{}); err != nil {
+	if err := n.conn.Send(wire.TypeReadyAck, wire.ReadyAck{ProbationMS: u.opts.Probation.Milliseconds()}); err != nil {
 		return &UpgradeError{Step: "ready", Err: err}
 	}
-	u.startSendingConns(n.conn, *n.hello)
 	report.send(control.EventReady, n.pid, "")
 	return nil
 }
@@ -302,11 +434,16 @@ func (u *Upgrader) endUpgrade(pid int, next *nextGen, err error) {
 	done := u.endUpgradeLocked(pid, conn, err)
 	u.mu.Unlock()
 	defer close(done)
+	if rb, ok := errors.AsType[*RollbackError](err); ok {
+		u.servesAgain(rb)
+		return
+	}
 	if err != nil {
 		u.log.Error("upgrade failed", "new_pid", pid, "err", err)
 		notify(fmt.Sprintf("STATUS=upgrade failed: %s\nREADY=1", oneLine(err.Error())))
 		return
 	}
+	u.startSendingConns(next.conn, *next.hello)
 	u.ctl.closeListener()
 	u.set.Close(false)
 	// STATUS= replaces what a failed upgrade left there.

@@ -251,7 +251,12 @@ func (u *Upgrader) Upgrade(ctx context.Context) error {
 func (u *Upgrader) Stop() {
 	u.mu.Lock()
 	running := u.beginStopLocked()
+	onTrial := u.endTrialLocked()
+	asked := u.lc.exit == ExitStopRequested
 	u.mu.Unlock()
+	if onTrial {
+		u.endTrial(asked)
+	}
 	if running != nil {
 		<-running // the upgrade must not hand over a set we are closing
 	}

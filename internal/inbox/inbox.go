@@ -30,6 +30,7 @@ type Inbox struct {
 	queue  []net.Conn
 	holds  int
 	closed bool
+	paused bool // Pause: the kernel's queue waits, deliveries still come
 	free   chan struct{} // closed and replaced when holds drop or the queue grows
 }
 
@@ -103,7 +104,7 @@ func (l *Inbox) Deliver(conns []net.Conn) {
 	}
 	l.holds -= len(conns)
 	l.changedLocked()
-	if !l.closed {
+	if !l.closed && !l.paused {
 		l.wake.SetDeadline(aLongTimeAgo) // a blocked Accept looks at the queue
 	}
 }
@@ -111,6 +112,32 @@ func (l *Inbox) Deliver(conns []net.Conn) {
 func (l *Inbox) changedLocked() {
 	close(l.free)
 	l.free = make(chan struct{})
+}
+
+// Pause stops Accept taking connections from the kernel: they wait in the
+// listening socket's queue (for another process that shares it, or for
+// Resume). Delivered connections are still returned. A blocked Accept is
+// woken to wait instead; a connection it accepted just before is returned.
+func (l *Inbox) Pause() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused || l.closed {
+		return
+	}
+	l.paused = true
+	l.wake.SetDeadline(aLongTimeAgo)
+}
+
+// Resume undoes Pause: Accept takes the kernel's connections again,
+// beginning with those that queued meanwhile.
+func (l *Inbox) Resume() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.paused {
+		return
+	}
+	l.paused = false
+	l.changedLocked()
 }
 
 // Accept returns the next delivered connection, or else the next one the
@@ -152,6 +179,9 @@ func (l *Inbox) next() (net.Conn, <-chan struct{}, error) {
 		}
 		return nil, nil, fmt.Errorf("inbox %q: accept: %w", l.name, net.ErrClosed)
 	}
+	if l.paused {
+		return nil, l.free, nil
+	}
 	// Under the lock: a Deliver from now on sets the deadline after this.
 	l.wake.SetDeadline(time.Time{})
 	return nil, nil, nil
@@ -177,6 +207,7 @@ func (l *Inbox) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.paused = false
 	l.changedLocked()
 	l.mu.Unlock()
 	return l.Listener.Close()

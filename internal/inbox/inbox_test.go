@@ -172,3 +172,66 @@ func TestInboxSyscallConn(t *testing.T) {
 		t.Errorf("Control: fd %d, %v; want the listener's descriptor", fd, err)
 	}
 }
+
+// TestInboxPauseLeavesTheQueue: a paused Inbox, even one whose Accept was
+// blocked when it paused, leaves new connections in the kernel's queue for
+// another holder of the socket (here a second Inbox on a dup of it), still
+// returns deliveries, and after Resume takes from the queue again.
+func TestInboxPauseLeavesTheQueue(t *testing.T) {
+	ib := newInbox(t)
+	blocked := acceptAsync(ib)
+	ib.Pause()
+
+	f, err := ib.Unwrap().(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dupLn, err := net.FileListener(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := inbox.New("http", dupLn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	c1, err := net.Dial("tcp", ib.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	a := recvAccept(t, acceptAsync(other))
+	if a.err != nil {
+		t.Fatalf("the other holder's Accept: %v", a.err)
+	}
+	if got, want := a.c.RemoteAddr().String(), c1.LocalAddr().String(); got != want {
+		t.Fatalf("the other holder accepted %s; want %s", got, want)
+	}
+	a.c.Close()
+
+	srv, _ := pipeConn(t)
+	if err := ib.Hold(); err != nil {
+		t.Fatal(err)
+	}
+	ib.Deliver([]net.Conn{srv})
+	if a := recvAccept(t, blocked); a.err != nil || a.c.(inbox.MovedTCPConn).TCPConn != srv {
+		t.Fatalf("paused Accept returned %v, %v; want the delivered conn", a.c, a.err)
+	}
+
+	c2, err := net.Dial("tcp", ib.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	ch := acceptAsync(ib)
+	ib.Resume()
+	a = recvAccept(t, ch)
+	if a.err != nil {
+		t.Fatalf("Accept after Resume: %v", a.err)
+	}
+	defer a.c.Close()
+	if got, want := a.c.RemoteAddr().String(), c2.LocalAddr().String(); got != want {
+		t.Fatalf("after Resume accepted %s; want %s, which queued while paused", got, want)
+	}
+}

@@ -84,6 +84,14 @@ func (c *Conn) SetDeadline(t time.Time) {
 	c.deadline, c.fixed = t, true
 }
 
+// WakeReader makes a read blocked in Recv or Expect return at once with a
+// deadline error (os.ErrDeadlineExceeded); the stream stays in step, as
+// after any deadline. A read that starts after the call is not affected:
+// it sets its own deadline.
+func (c *Conn) WakeReader() {
+	c.uc.SetReadDeadline(time.Unix(1, 0))
+}
+
 // SetMaxFDs sets how many fds RecvFiles accepts in one handoff (and
 // SendFiles sends). n < 0 counts as 0.
 func (c *Conn) SetMaxFDs(n int) {
