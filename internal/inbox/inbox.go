@@ -30,7 +30,7 @@ type Inbox struct {
 	queue  []net.Conn
 	holds  int
 	closed bool
-	paused bool // Pause: the kernel's queue waits, deliveries still come
+	paused bool          // Pause: the kernel's queue waits, deliveries still come
 	free   chan struct{} // closed and replaced when holds drop or the queue grows
 }
 
