@@ -132,9 +132,14 @@ func newDeployment(t *testing.T) *demoProc {
 	return d
 }
 
+// testProbation is the demo's probation in the tests that do not set
+// their own (a later -probation wins): short, so that twenty upgrades in
+// a row stay quick, yet every upgrade goes through it.
+const testProbation = "300ms"
+
 func (d *demoProc) args(extra ...string) []string {
 	return append([]string{"-listen", d.addr, "-pid-file", d.pidFile, "-control", d.control,
-		"-upgrade-timeout", "10s", "-drain-timeout", "10s"}, extra...)
+		"-upgrade-timeout", "10s", "-drain-timeout", "10s", "-probation", testProbation}, extra...)
 }
 
 func (d *demoProc) start(t *testing.T, extraArgs ...string) {

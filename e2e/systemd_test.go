@@ -74,6 +74,10 @@ func TestSystemdNotifySequence(t *testing.T) {
 	if m := ns.next(t); !regexp.MustCompile(`^RELOADING=1\nMONOTONIC_USEC=\d+$`).MatchString(m) {
 		t.Fatalf("upgrade start: got %q; want RELOADING=1 with MONOTONIC_USEC", m)
 	}
+	// The reload lasts until probation is over: READY=1 comes with MAINPID.
+	if m, want := ns.next(t), fmt.Sprintf("STATUS=probation: pid %d serves; pid %d watches it for %s", next, d.first, testProbation); m != want {
+		t.Fatalf("probation: got %q; want %q", m, want)
+	}
 	if m, want := ns.next(t), fmt.Sprintf("MAINPID=%d\nSTATUS=serving: pid %d, generation 2\nREADY=1", next, next); m != want {
 		t.Fatalf("upgrade end: got %q; want %q", m, want)
 	}

@@ -49,6 +49,7 @@ var errNoMover = errors.New("upgrader: no next generation takes connections")
 type moves struct {
 	mu      sync.Mutex
 	inboxes map[string][]*inbox.Inbox
+	packets []*gatedPacketConn // what ListenPacket returned, for probation
 	out     *connSender
 }
 
@@ -171,26 +172,34 @@ func (m *moves) sender() *connSender {
 // accepts them all (the sockets are the same), and if it dies they wait
 // in the queue for resumeAccepting. Connections moved here still arrive.
 func (u *Upgrader) pauseAccepting() {
-	for _, ib := range u.mv.all() {
+	ibs, pcs := u.mv.all()
+	for _, ib := range ibs {
 		ib.Pause()
+	}
+	for _, pc := range pcs {
+		pc.pause()
 	}
 	u.ctl.pause()
 }
 
 // resumeAccepting undoes pauseAccepting.
 func (u *Upgrader) resumeAccepting() {
-	for _, ib := range u.mv.all() {
+	ibs, pcs := u.mv.all()
+	for _, ib := range ibs {
 		ib.Resume()
+	}
+	for _, pc := range pcs {
+		pc.resume()
 	}
 	u.ctl.resume()
 }
 
-func (m *moves) all() []*inbox.Inbox {
+func (m *moves) all() ([]*inbox.Inbox, []*gatedPacketConn) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var ibs []*inbox.Inbox
 	for _, l := range m.inboxes {
 		ibs = append(ibs, l...)
 	}
-	return ibs
+	return ibs, append([]*gatedPacketConn(nil), m.packets...)
 }

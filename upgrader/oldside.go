@@ -271,6 +271,7 @@ func (u *Upgrader) probation(n *nextGen, report reporter) error {
 	report.send(control.EventProbation, u.pid, d.String())
 	u.log.Info("probation started", "new_pid", n.pid, "for", d.String())
 	reason, kill := u.watch(n, d, stop)
+	n.conn.SetTimeout(wire.DefaultTimeout) // watch's deadline has passed
 	if reason == "" {
 		if n.hello.Probation {
 			n.conn.Send(wire.TypeProbation, wire.Probation{Outcome: wire.OutcomePassed})

@@ -175,8 +175,20 @@ func (u *Upgrader) Listen(name, network, addr string) (net.Listener, error) {
 
 // ListenPacket is Listen for datagram sockets ("udp", "udp4", "udp6",
 // "unixgram").
+//
+// On probation (see Options.Probation) its reads wait while the next
+// generation reads the socket, and go on if that one fails; writes never
+// wait.
 func (u *Upgrader) ListenPacket(name, network, addr string) (net.PacketConn, error) {
-	return u.set.ListenPacket(name, network, addr)
+	pc, err := u.set.ListenPacket(name, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	g := newGatedPacketConn(pc)
+	u.mv.mu.Lock()
+	u.mv.packets = append(u.mv.packets, g)
+	u.mv.mu.Unlock()
+	return g, nil
 }
 
 // File returns the file named name, inherited or else opened by open; see
