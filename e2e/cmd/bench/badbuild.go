@@ -214,14 +214,10 @@ func (b *bench) startCold(d *badDeploy) error {
 }
 
 // badRound deploys the bad build over d's serving generation under load,
-// waits for it to die and for an answer after that. When nothing answers,
-// or the round goes wrong, the next round starts cold.
+// waits for it to die and for an answer after that. The pid that answered
+// serves the next round; when none did, or the round went wrong, the next
+// round starts cold.
 func (b *bench) badRound(d *badDeploy, clients int) (rd badBuildRound) {
-	defer func() {
-		if rd.Error != "" || rd.AnsweredBy == 0 {
-			d.serving = 0
-		}
-	}()
 	if d.serving == 0 {
 		rd.ColdStart = d.s.pgid != 0 // not the first start
 		if err := b.startCold(d); err != nil {
@@ -233,21 +229,29 @@ func (b *bench) badRound(d *badDeploy, clients int) (rd badBuildRound) {
 	w := &deathWatch{back: make(chan struct{})}
 	run := load.Start(load.Config{Addr: d.s.addr, Clients: clients, Mode: load.NewConn, Pace: badPace, Timeout: badTimeout,
 		MaxDuration: upgradeTimeout + crashAfter + 2*answerWindow + 10*time.Second, MaxRequests: 10_000, Observe: w.observe})
-	defer func() {
-		res := run.Stop()
-		w.tally(&rd, res.Errors)
-	}()
+	err := b.loadGoing(run, clients)
+	if err == nil {
+		err = b.awaitDeathAndAnswer(d, &rd, w)
+	}
+	res := run.Stop()
+	w.tally(&rd, res.Errors)
+	d.serving = rd.AnsweredBy
+	if err != nil {
+		rd.Error, d.serving = err.Error(), 0
+	}
+	return rd
+}
+
+// loadGoing waits until run's clients have had a few answers each.
+func (b *bench) loadGoing(run *load.Run, clients int) error {
 	if !harness.Until(harness.Earliest(5*time.Second, b.end), time.Millisecond, func() bool {
 		ok, _ := run.Counts()
 		return ok >= int64(4*clients)
 	}) {
-		rd.Error = "load did not get going"
-		return rd
+		ok, failed := run.Counts()
+		return fmt.Errorf("load did not get going: %d answered, %d failed", ok, failed)
 	}
-	if err := b.awaitDeathAndAnswer(d, &rd, w); err != nil {
-		rd.Error = err.Error()
-	}
-	return rd
+	return nil
 }
 
 // awaitDeathAndAnswer deploys the bad build, waits until it dies, then
@@ -282,9 +286,12 @@ func (b *bench) deployBad(d *badDeploy, rd *badBuildRound) (time.Time, *harness.
 	}
 	before, _ := proc.ReadPID(d.s.pidFile) // the serving pid, or a dead bad one a rollback left
 	var sent time.Time
+	var killErr error
 	found := harness.Until(harness.Earliest(upgradeTimeout, b.end), pidPoll, func() bool {
 		if time.Since(sent) >= resendSIGHUP {
-			syscall.Kill(d.serving, syscall.SIGHUP)
+			if killErr = syscall.Kill(d.serving, syscall.SIGHUP); killErr != nil {
+				return true
+			}
 			sent = time.Now()
 			rd.SIGHUPs++
 		}
@@ -296,7 +303,11 @@ func (b *bench) deployBad(d *badDeploy, rd *badBuildRound) (time.Time, *harness.
 	if err := harness.ReplaceFile(d.exe, d.good); err != nil {
 		return seen, nil, err
 	}
-	if !found {
+	switch {
+	case killErr != nil:
+		rd.BadPID = 0
+		return seen, nil, fmt.Errorf("SIGHUP to %d: %w", d.serving, killErr)
+	case !found:
 		rd.BadPID = 0
 		return seen, nil, fmt.Errorf("no new pid within %v: %s", upgradeTimeout, harness.LastLogLine(d.s.logPath))
 	}
