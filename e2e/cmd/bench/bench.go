@@ -21,16 +21,27 @@ type binaries struct {
 	demo   string // examples/demo: handoff
 	tfdemo string // e2e/cmd/tfdemo: tableflip
 	plain  string // e2e/cmd/plaindemo: the demo's handler on a plain http.Server
+
+	// Bad builds of demo and tfdemo (section badbuild): each exits with
+	// status 3 crashAfter after it is ready. Empty unless built.
+	demoBad, tfdemoBad string
 }
 
-// targets are the builds of b into dir.
-func (b *binaries) targets(dir string) []harness.Target {
+// targets are the builds of b into dir; the bad builds only with bad.
+func (b *binaries) targets(dir string, bad bool) []harness.Target {
 	b.demo, b.tfdemo, b.plain = filepath.Join(dir, "demo"), filepath.Join(dir, "tfdemo"), filepath.Join(dir, "plaindemo")
-	return []harness.Target{
+	t := []harness.Target{
 		{Out: b.demo, Pkg: "github.com/handoff-go/handoff/examples/demo"},
 		{Out: b.tfdemo, Pkg: "github.com/handoff-go/handoff/e2e/cmd/tfdemo"},
 		{Out: b.plain, Pkg: "github.com/handoff-go/handoff/e2e/cmd/plaindemo"},
 	}
+	if !bad {
+		return t
+	}
+	b.demoBad, b.tfdemoBad = filepath.Join(dir, "demo-bad"), filepath.Join(dir, "tfdemo-bad")
+	return append(t,
+		harness.Target{Out: b.demoBad, Pkg: "github.com/handoff-go/handoff/examples/demo", Flags: harness.CrashAfterReady(crashAfter)},
+		harness.Target{Out: b.tfdemoBad, Pkg: "github.com/handoff-go/handoff/e2e/cmd/tfdemo", Flags: harness.CrashAfterReady(crashAfter)})
 }
 
 // bench owns every process and temporary directory the bench creates:
@@ -56,9 +67,10 @@ func newBench(wrk, logDir string) *bench {
 	return &bench{wrk: wrk, logDir: logDir, end: time.Now(), groups: map[int]bool{}, dirs: map[string]bool{}}
 }
 
-// build builds the servers into a temp dir of b. It must run
-// before the reaper starts, as it waits for `go build` itself.
-func (b *bench) build() error {
+// build builds the servers into a temp dir of b, and their bad builds
+// too with bad. It must run before the reaper starts, as it waits for
+// `go build` itself.
+func (b *bench) build(bad bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	b.mu.Lock()
@@ -74,7 +86,7 @@ func (b *bench) build() error {
 	if err != nil {
 		return fmt.Errorf("build: %w", err)
 	}
-	return harness.Build(ctx, b.bins.targets(dir)...)
+	return harness.Build(ctx, b.bins.targets(dir, bad)...)
 }
 
 // errStopping refuses new work once cleanup has begun.

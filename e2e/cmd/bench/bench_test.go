@@ -512,7 +512,7 @@ func TestChooseSections(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{only: "", want: []string{"lost", "throughput", "upgrade-time", "old-gone", "idle", "steady", "http3"}},
+		{only: "", want: []string{"lost", "throughput", "upgrade-time", "old-gone", "idle", "steady", "http3", "badbuild"}},
 		{only: "http3", want: []string{"http3"}},
 		{only: "idle,steady", want: []string{"idle", "steady"}},
 		{only: "steady, lost,steady", want: []string{"steady", "lost"}},

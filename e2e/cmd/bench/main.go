@@ -3,8 +3,9 @@
 // Command bench compares handoff's demo server with the same server on
 // cloudflare/tableflip, in sections: requests lost per upgrade, throughput
 // and p99 while upgrading, upgrade time by listener count, how soon the
-// old process is gone, idle connections through upgrades and steady-state
-// throughput. It builds the servers and runs them on loopback under the
+// old process is gone, idle connections through upgrades, steady-state
+// throughput, HTTP/3 (handoff only) and deploying a build that dies after
+// it is ready. It builds the servers and runs them on loopback under the
 // same load and upgrade schedule, in rounds that alternate which server
 // goes first (README.md says how). Every figure goes to a JSON file
 // (-json, or bench-<UTC time>.json here); the Markdown on stdout is
@@ -48,7 +49,8 @@ type options struct {
 	listeners []int         // section upgrade-time's listener counts
 	timeK     int           // section upgrade-time's upgrades per count
 	goneN     int           // section old-gone's upgrades
-	budget    time.Duration // the whole run, after the build
+	budget    time.Duration // the whole run, after the build (section badbuild adds its own)
+	badRounds int           // section badbuild's rounds per server
 	json      string        // write the figures here; empty: defaultJSONPath
 	only      string        // run only these sections (comma-separated names)
 	render    string        // render this JSON file and run nothing
@@ -69,8 +71,10 @@ func parseOptions() options {
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	o.window, o.listeners, o.timeK, o.goneN, o.budget = 5*time.Second, []int{1, 1000, 5000}, 10, 20, 12*time.Minute
+	o.badRounds = 10
 	if o.quick {
 		o.window, o.listeners, o.timeK, o.goneN, o.budget = 2*time.Second, []int{1, 1000}, 3, 5, 70*time.Second
+		o.badRounds = 3
 		if !set["upgrades"] {
 			o.upgrades = 10
 		}
@@ -119,8 +123,9 @@ func run(o options) error {
 	defer b.cleanup()
 	stopInterrupts := cleanupOnInterrupt(b)
 	defer stopInterrupts()
+	bad := slices.Contains(chosen, "badbuild")
 	progress("building demo, tfdemo and plaindemo")
-	if err := b.build(); err != nil {
+	if err := b.build(bad); err != nil {
 		return err
 	}
 	// Only now: the reaper would steal `go build`'s exit status.
@@ -129,7 +134,11 @@ func run(o options) error {
 		return err
 	}
 	defer r.Stop()
-	b.start(r, time.Now().Add(o.budget))
+	budget := o.budget
+	if bad {
+		budget += badBuildBudget(o)
+	}
+	b.start(r, time.Now().Add(budget))
 
 	rep := b.measure(o, chosen)
 	path := o.json

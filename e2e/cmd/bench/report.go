@@ -20,6 +20,7 @@ type report struct {
 	Restarts *restartFigures `json:"restarts,omitempty"` // lost, throughput, upgrade-time, old-gone; absent when none ran
 	Idle     idleFigures     `json:"idle"`               // idle, steady
 	HTTP3    *http3Result    `json:"http3,omitempty"`    // http3; absent when it did not run
+	BadBuild *badBuildResult `json:"badbuild,omitempty"` // badbuild; absent when it did not run
 }
 
 // header says where and how the figures were taken.

@@ -26,6 +26,7 @@ var sections = []section{
 	{name: "idle", title: "Idle keep-alive connections through upgrades", run: runIdle, render: renderIdle},
 	{name: "steady", title: "Steady-state throughput, no upgrades", run: runSteady, render: renderSteady},
 	{name: "http3", title: "HTTP/3 through upgrades (handoff only)", run: runHTTP3, render: renderHTTP3},
+	{name: "badbuild", title: "Deploying a build that dies after it is ready", run: runBadBuild, render: renderBadBuild},
 }
 
 // sectionNames lists every section's name, in order.

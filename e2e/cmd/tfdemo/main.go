@@ -30,6 +30,11 @@ import (
 	"github.com/handoff-go/handoff/examples/demo/demoapp"
 )
 
+// crashAfterReady, when a build sets it (-ldflags "-X
+// main.crashAfterReady=1s"), makes a bad build, as in examples/demo: the
+// process exits with status 3 that long after it is ready.
+var crashAfterReady = ""
+
 func main() {
 	var f peer.Flags
 	f.Register(flag.CommandLine, "127.0.0.1:8081")
@@ -90,6 +95,7 @@ func run(listen, pidFile string, extra int, log *slog.Logger, ev *events) error 
 	}
 	ev.note("ready", nil)
 	log.Info("serving", "addr", ln.Addr().String())
+	peer.CrashAfterReady(crashAfterReady, log)
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	select {

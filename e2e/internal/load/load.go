@@ -43,6 +43,11 @@ type Config struct {
 	MaxRequests int64         // per client; default 1e6
 	// Pace, if set, is the pause between one client's requests.
 	Pace time.Duration
+	// Observe, if set, is called after every request, from the client's
+	// goroutine, with when it started and ended, the X-Pid that answered
+	// and the error (nil for a 200): for callers that need to know when
+	// something happened, not only how often.
+	Observe func(start, end time.Time, pid string, err error)
 }
 
 // Result sums up a run.
@@ -140,7 +145,11 @@ func (r *Run) client(mode Mode) {
 		}
 		t0 := time.Now()
 		pid, err := c.do()
-		r.record(pid, time.Since(t0), err)
+		t1 := time.Now()
+		r.record(pid, t1.Sub(t0), err)
+		if r.cfg.Observe != nil {
+			r.cfg.Observe(t0, t1, pid, err)
+		}
 		if r.cfg.Pace > 0 {
 			time.Sleep(r.cfg.Pace)
 		}

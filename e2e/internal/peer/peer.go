@@ -1,13 +1,16 @@
 // Package peer is what the servers the bench compares with examples/demo
 // (e2e/cmd/tfdemo, e2e/cmd/plaindemo) share besides the demo's handler
-// (examples/demo/demoapp): the flags the bench passes every server, and
-// the pid file by which it finds the one serving.
+// (examples/demo/demoapp): the flags the bench passes every server, the
+// pid file by which it finds the one serving, and the demo's bad-build
+// knob.
 package peer
 
 import (
 	"flag"
+	"log/slog"
 	"os"
 	"strconv"
+	"time"
 )
 
 // Flags are what the bench tells every server it compares.
@@ -33,4 +36,20 @@ func WritePIDFile(path string) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// CrashAfterReady makes a bad build for rollback benchmarks: when after
+// (a build's -X main.crashAfterReady, as examples/demo has it) parses as a
+// duration, the process exits with status 3 that long after it calls
+// this, once ready. Anything else, the empty default included, does
+// nothing.
+func CrashAfterReady(after string, log *slog.Logger) {
+	d, err := time.ParseDuration(after)
+	if err != nil {
+		return
+	}
+	time.AfterFunc(d, func() {
+		log.Error("crashing on purpose (a bad build: -X main.crashAfterReady)", "after", d.String())
+		os.Exit(3)
+	})
 }
