@@ -96,6 +96,7 @@ type Upgrader struct {
 	mode      Mode
 	prev      *prevGen       // the predecessor; nil after a cold start
 	inherited int            // members received from the predecessor or systemd
+	fdStore   fdStore        // systemd's, when the unit has one (fdstore.go)
 	ctl       *controlServer // nil without Options.ControlPath
 	pidFile   *pidfile.Draft // nil without Options.PIDFile; Ready commits it
 	mv        moves          // connections moving in or out (conns.go)
@@ -131,6 +132,7 @@ func New(opts Options) (*Upgrader, error) {
 		return nil, err
 	}
 	u.log = u.log.With("pid", u.pid, "generation", u.self.Generation)
+	u.fdStore = newFDStore(u.set)
 	u.lc = newLifecycle(u.mode == ModeCold, u.prev)
 	if opts.ControlPath != "" {
 		if u.ctl, err = u.openControl(opts.ControlPath); err != nil {
