@@ -228,8 +228,9 @@ func (u *Upgrader) ExitReason() ExitReason {
 
 // Ready says this process serves. It finishes the handoff from the previous
 // generation (which then stops accepting and drains), closes inherited
-// sockets nobody claimed, starts the control socket, and only then writes
-// the pid file and notifies systemd. If the previous generation refuses
+// sockets nobody claimed, starts the control socket, and only then stores
+// the listeners in systemd's fd store (when the unit has one), notifies
+// systemd and writes the pid file. If the previous generation refuses
 // (it timed out waiting), Ready returns the reason and this process should
 // drain what it accepted and exit (Exit is closed). An error wrapping
 // ErrPIDFile means the pid file could not be written: by then this
