@@ -31,6 +31,15 @@
 // keep-alive connections to the next one, so that no client sees the
 // restart: see ConnMover.
 //
+// Under systemd, a unit with a file descriptor store
+// (FileDescriptorStoreMax=, and $FDSTORE, which systemd 254+ sets and
+// older units set themselves) gets every listener of the set stored by
+// name once a generation serves, the control socket excepted: after a
+// crash with nobody to hand over to, the restarted service inherits the
+// same sockets through LISTEN_FDS and LISTEN_FDNAMES, and no client is
+// refused meanwhile. See docs/OPERATING.md and
+// examples/systemd/demo-fdstore.service.
+//
 // With Options.ControlPath set, the process answers on a Unix socket:
 // `handoff status`, `handoff upgrade`, `handoff stop` and any program
 // built on package control.

@@ -289,11 +289,13 @@ func (u *Upgrader) prevDied(err error) bool {
 	return false
 }
 
-// announce publishes that this process serves: the pid file, and READY=1
-// on a cold start (after a handoff the predecessor sends MAINPID instead).
+// announce publishes that this process serves: its listeners in systemd's
+// fd store (when the unit has one), READY=1 on a cold start (after a
+// handoff the predecessor sends MAINPID instead), and the pid file.
 // It runs only once this process accepts upgrades, so that whoever acts on
 // the pid file (kill -HUP $(cat pidfile)) never meets one that refuses.
 func (u *Upgrader) announce() error {
+	u.storeFDs()
 	if u.prev == nil {
 		notify("READY=1")
 	}

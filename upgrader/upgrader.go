@@ -96,6 +96,7 @@ type Upgrader struct {
 	mode      Mode
 	prev      *prevGen       // the predecessor; nil after a cold start
 	inherited int            // members received from the predecessor or systemd
+	fdStore   fdStore        // systemd's, when the unit has one (fdstore.go)
 	ctl       *controlServer // nil without Options.ControlPath
 	pidFile   *pidfile.Draft // nil without Options.PIDFile; Ready commits it
 	mv        moves          // connections moving in or out (conns.go)
@@ -131,6 +132,7 @@ func New(opts Options) (*Upgrader, error) {
 		return nil, err
 	}
 	u.log = u.log.With("pid", u.pid, "generation", u.self.Generation)
+	u.fdStore = newFDStore(u.set)
 	u.lc = newLifecycle(u.mode == ModeCold, u.prev)
 	if opts.ControlPath != "" {
 		if u.ctl, err = u.openControl(opts.ControlPath); err != nil {
@@ -238,8 +240,9 @@ func (u *Upgrader) ExitReason() ExitReason {
 
 // Ready says this process serves. It finishes the handoff from the previous
 // generation (which then stops accepting and drains), closes inherited
-// sockets nobody claimed, starts the control socket, and only then writes
-// the pid file and notifies systemd. If the previous generation refuses
+// sockets nobody claimed, starts the control socket, and only then stores
+// the listeners in systemd's fd store (when the unit has one), notifies
+// systemd and writes the pid file. If the previous generation refuses
 // (it timed out waiting), Ready returns the reason and this process should
 // drain what it accepted and exit (Exit is closed). An error wrapping
 // ErrPIDFile means the pid file could not be written: by then this

@@ -359,9 +359,11 @@ func (s *supervisor) statusSuppressed(c *child, n int, latest string) {
 func sdNotify(state string) { _ = sdnotify.Send(state) }
 
 // childEnv is the supervisor's environment without what describes its
-// own sockets, plus the children's.
+// own sockets, plus the children's. FDSTORE goes too: the supervisor's
+// notification socket is no fd store (the supervisor stores the sockets
+// itself when the unit has one).
 func childEnv(socks []childSocket, notifyPath string) []string {
-	drop := []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET", wire.EnvFD}
+	drop := []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "NOTIFY_SOCKET", "FDSTORE", wire.EnvFD}
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")

@@ -2,7 +2,8 @@
 // sd_notify(3) does: newline-separated assignments ("READY=1",
 // "STATUS=...", "MAINPID=...") in one datagram to the socket named by
 // NOTIFY_SOCKET, with descriptors attached for the fd store
-// ("FDSTORE=1\nFDNAME=name").
+// ("FDSTORE=1\nFDNAME=name"): Send with *os.File values, SendFDs with raw
+// descriptors.
 package sdnotify
 
 import (
@@ -31,6 +32,24 @@ func Send(state string, files ...*os.File) error {
 		return nil
 	}
 	return SendTo(addr, state, files...)
+}
+
+// SendFDs is Send with raw descriptors, for a caller that holds them
+// without an *os.File (listeners.Set.Lend): fds are attached as they are,
+// in order. The caller keeps ownership of fds: the service manager
+// receives duplicates, and SendFDs closes nothing.
+func SendFDs(state string, fds []int) error {
+	addr := os.Getenv(EnvSocket)
+	if addr == "" {
+		return nil
+	}
+	if state == "" {
+		return errEmpty
+	}
+	if err := sendFDs(addr, []byte(state), fds); err != nil {
+		return fmt.Errorf("sdnotify: send to %s: %w", addr, err)
+	}
+	return nil
 }
 
 // SendTo is Send to the datagram socket at addr (a path, or "@name" in

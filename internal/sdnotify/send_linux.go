@@ -21,15 +21,15 @@ func send(addr string, b []byte, files []*os.File) error {
 	if err != nil {
 		return err
 	}
-	err = sendmsg(addr, b, fds)
+	err = sendFDs(addr, b, fds)
 	runtime.KeepAlive(files) // their descriptors stay open until sent
 	return err
 }
 
-// sendmsg sends one datagram from a socket of its own, as sd_notify does.
+// sendFDs sends one datagram from a socket of its own, as sd_notify does.
 // The socket blocks, for at most writeTimeout, while the receiver's queue
 // is full.
-func sendmsg(addr string, b []byte, fds []int) error {
+func sendFDs(addr string, b []byte, fds []int) error {
 	s, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return os.NewSyscallError("socket", err)

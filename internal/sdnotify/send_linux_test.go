@@ -4,6 +4,7 @@ package sdnotify
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -171,4 +172,90 @@ func TestSendAbstract(t *testing.T) {
 	if got, _ := receive(t, c); got != "STOPPING=1" {
 		t.Errorf("received %q; want %q", got, "STOPPING=1")
 	}
+}
+
+// TestSendFDsSockets stores two listening sockets the way the upgrader
+// does (raw descriptors, as listeners.Set.Lend gives them) and checks
+// that the receiver holds the very same sockets: same inode, same bound
+// address.
+func TestSendFDsSockets(t *testing.T) {
+	addr := filepath.Join(testutil.ShortDir(t), "notify")
+	c := listenNotify(t, addr)
+	t.Setenv(EnvSocket, addr)
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	dgram, err := net.ListenPacket("unixgram", filepath.Join(testutil.ShortDir(t), "dgram"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dgram.Close()
+	sent := []*os.File{fileOf(t, tcp.(*net.TCPListener)), fileOf(t, dgram.(*net.UnixConn))}
+	fds, err := rawFDs(sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const state = "FDSTORE=1\nFDNAME=http"
+	if err := SendFDs(state, fds); err != nil {
+		t.Fatal(err)
+	}
+	got, files := receive(t, c)
+	if got != state || len(files) != len(sent) {
+		t.Fatalf("received %q with %d fds; want %q with %d", got, len(files), state, len(sent))
+	}
+	for i, f := range files {
+		if !sameFile(t, f, sent[i]) {
+			t.Errorf("fd %d received is not the socket sent", i)
+		}
+		if g, w := sockname(t, f), sockname(t, sent[i]); g != w {
+			t.Errorf("fd %d received is bound to %s; want %s", i, g, w)
+		}
+	}
+	// SendFDs closes nothing: the sender's sockets still serve.
+	if cc, err := net.Dial("tcp", tcp.Addr().String()); err != nil {
+		t.Errorf("dial the sent listener after SendFDs: %v; want it still listening", err)
+	} else {
+		cc.Close()
+	}
+}
+
+func TestSendFDsWithoutSocket(t *testing.T) {
+	t.Setenv(EnvSocket, "")
+	if err := SendFDs("FDSTORE=1", []int{0}); err != nil {
+		t.Errorf("SendFDs without %s: %v; want nil, nothing sent", EnvSocket, err)
+	}
+}
+
+// fileOf returns a dup of a socket's descriptor, closed at cleanup.
+func fileOf(t *testing.T, s interface{ File() (*os.File, error) }) *os.File {
+	t.Helper()
+	f, err := s.File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// sockname is the local address of the socket f holds.
+func sockname(t *testing.T, f *os.File) string {
+	t.Helper()
+	sc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sa unix.Sockaddr
+	var serr error
+	if err := sc.Control(func(fd uintptr) { sa, serr = unix.Getsockname(int(fd)) }); err != nil || serr != nil {
+		t.Fatal(errors.Join(err, serr))
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return fmt.Sprintf("%v:%d", net.IP(a.Addr[:]), a.Port)
+	case *unix.SockaddrUnix:
+		return "unix:" + a.Name
+	}
+	return fmt.Sprintf("%T", sa)
 }

@@ -8,3 +8,5 @@ import (
 )
 
 func send(string, []byte, []*os.File) error { return errors.ErrUnsupported }
+
+func sendFDs(string, []byte, []int) error { return errors.ErrUnsupported }

@@ -78,3 +78,22 @@ func ServerInode(srv string, cport int) (string, bool) {
 	}
 	return "", false
 }
+
+// ListenerInode finds the inode of the socket listening on srv (an IPv4
+// address) in this process's network namespace, whoever holds it: a
+// socket that only systemd's fd store holds is found too.
+func ListenerInode(srv string) (string, bool) {
+	ap, err := net.ResolveTCPAddr("tcp", srv)
+	if err != nil || ap.IP.To4() == nil {
+		return "", false
+	}
+	ip := ap.IP.To4()
+	// /proc/net/tcp writes the address as a little-endian word.
+	local := fmt.Sprintf("%02X%02X%02X%02X", ip[3], ip[2], ip[1], ip[0]) + hexPort(ap.Port)
+	for _, s := range tcpSockets("self") {
+		if s.local == local && s.state == TCPListen {
+			return s.inode, true
+		}
+	}
+	return "", false
+}
