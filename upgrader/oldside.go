@@ -366,6 +366,7 @@ func (u *Upgrader) servesAgain(rb *RollbackError) {
 		u.log.Warn("rolled back, but the pid file was not rewritten", "err", err)
 	}
 	notify(fmt.Sprintf("MAINPID=%d\nSTATUS=rolled back: new pid %d %s\nREADY=1", u.pid, rb.PID, oneLine(rb.Reason)))
+	u.storeFDs() // the successor may have removed names it did not use
 }
 
 // giveTo is the protocol itself: hellos, the set's fds, Ready, ReadyAck,
