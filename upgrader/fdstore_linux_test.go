@@ -5,6 +5,7 @@ package upgrader
 import (
 	"errors"
 	"net"
+	"syscall"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -118,7 +119,7 @@ func TestFDStore(t *testing.T) {
 	if err := old.Ready(); err != nil {
 		t.Fatal(err)
 	}
-	httpIno := inode(t, http.(*net.TCPListener))
+	httpIno := inode(t, http)
 	// A cold start: names bound here replace whatever the store holds.
 	want := []string{
 		"FDSTOREREMOVE=1\nFDNAME=admin", "FDSTORE=1\nFDNAME=admin",
@@ -199,9 +200,9 @@ func checkStored(t *testing.T, step string, got []notified, name string, ino uin
 }
 
 // inode is the inode of the socket ln listens on.
-func inode(t *testing.T, ln *net.TCPListener) uint64 {
+func inode(t *testing.T, ln net.Listener) uint64 {
 	t.Helper()
-	sc, err := ln.SyscallConn()
+	sc, err := ln.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
