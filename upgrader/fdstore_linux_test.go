@@ -5,10 +5,10 @@ package upgrader
 import (
 	"errors"
 	"net"
-	"syscall"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
