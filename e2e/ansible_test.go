@@ -53,9 +53,9 @@ func TestAnsibleRolloutGoodBuild(t *testing.T) {
 
 // A bad build reaches only the second host: its inventory entry names a
 // different artifact, as a per-host build variable would in a real
-// inventory. Each kind of bad build is one entry; a build that dies just
-// after Ready belongs here once probation (issue 23) makes
-// `handoff upgrade` report that rollback.
+// inventory. Each kind of bad build is one entry: one that dies a second
+// after Ready fails its probation, and `handoff upgrade` reports the
+// rollback.
 func TestAnsibleRolloutStopsOnBadBuild(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -63,11 +63,12 @@ func TestAnsibleRolloutStopsOnBadBuild(t *testing.T) {
 	}{
 		{"exits at start", func() string { return bins.broken }},
 		{"never ready", func() string { return bins.stall }},
+		{"dies 1s after ready", func() string { return bins.diesAfterReady }},
 	}
 	playbook := needAnsible(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := startFleet(t, playbook, "-upgrade-timeout", "3s")
+			f := startFleet(t, playbook, "-upgrade-timeout", "3s", "-probation", "3s")
 			play := f.play(t, tc.build())
 			res := f.stopLoad(t)
 			if play.code == 0 || !strings.Contains(play.output, "upgrade failed on host2") {

@@ -25,12 +25,13 @@ var reaper *proc.Reaper
 
 // bins holds the binaries TestMain builds once per test binary.
 var bins struct {
-	dir     string
-	demo    string
-	handoff string
-	broken  string // exits 3 at once: a bad deploy
-	stall   string // never becomes ready: a hanging deploy
-	oddcat  string // examples/oddcat
+	dir            string
+	demo           string
+	handoff        string
+	broken         string // exits 3 at once: a bad deploy
+	diesAfterReady string // the demo built to exit 3 one second after it is ready: a build that fails probation
+	stall          string // never becomes ready: a hanging deploy
+	oddcat         string // examples/oddcat
 }
 
 func TestMain(m *testing.M) {
@@ -75,6 +76,7 @@ func buildAll(dir string) error {
 	bins.demo = filepath.Join(dir, "demo")
 	bins.handoff = filepath.Join(dir, "handoff")
 	bins.broken = filepath.Join(dir, "broken")
+	bins.diesAfterReady = filepath.Join(dir, "demo-dies-after-ready")
 	bins.stall = filepath.Join(dir, "stall")
 	bins.oddcat = filepath.Join(dir, "oddcat")
 	// Every build happens here, before the reaper starts: once it runs,
@@ -82,6 +84,7 @@ func buildAll(dir string) error {
 	builds := []harness.Target{
 		{Out: bins.demo, Pkg: "github.com/handoff-go/handoff/examples/demo"},
 		{Out: bins.broken, Pkg: "github.com/handoff-go/handoff/e2e/internal/broken"},
+		{Out: bins.diesAfterReady, Pkg: "github.com/handoff-go/handoff/examples/demo", Flags: harness.CrashAfterReady(time.Second)},
 		{Out: bins.stall, Pkg: "github.com/handoff-go/handoff/e2e/internal/stall"},
 		{Out: bins.oddcat, Pkg: "github.com/handoff-go/handoff/examples/oddcat"},
 	}

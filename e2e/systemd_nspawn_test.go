@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/e2e/internal/harness"
+	"github.com/handoff-go/handoff/e2e/internal/load"
 	"github.com/handoff-go/handoff/e2e/internal/nspawn"
 	"github.com/handoff-go/handoff/internal/testutil"
 )
@@ -44,6 +45,7 @@ func TestSystemdUnits(t *testing.T) {
 			t.Run("socket-cold-start", func(t *testing.T) { testSocketColdStart(t, bootUnits(t, mode.unified)) })
 			t.Run("reloads-under-load", func(t *testing.T) { testReloadsUnderLoad(t, bootUnits(t, mode.unified)) })
 			t.Run("bad-deploy", func(t *testing.T) { testBadDeploy(t, bootUnits(t, mode.unified)) })
+			t.Run("rollback", func(t *testing.T) { testRollback(t, bootUnits(t, mode.unified)) })
 			t.Run("stop-after-reloads", func(t *testing.T) { testStopAfterReloads(t, bootUnits(t, mode.unified), false) })
 			t.Run("stop-while-older-drains", func(t *testing.T) { testStopAfterReloads(t, bootUnits(t, mode.unified), true) })
 			t.Run("kill-9-restart", func(t *testing.T) { testKill9Restart(t, bootUnits(t, mode.unified)) })
@@ -382,6 +384,43 @@ func testBadDeploy(t *testing.T, b *unitBox) {
 	}
 	transcript(t, "good build back: systemctl reload exit 0, MainPID %d -> %d, StatusText %q; %d requests, %d lost",
 		pid, next, st, res.OK+res.Failed, res.Failed)
+}
+
+// testRollback reloads to a build that dies a second after it said
+// READY=1, under 32 clients that never retry: systemctl reload must fail,
+// the unit stay active with the old MainPID and a StatusText saying it
+// rolled back, no connection be refused, and only requests in flight on
+// the dead process fail; then a good build reloads as usual.
+func testRollback(t *testing.T, b *unitBox) {
+	const clients = 32
+	pid := b.activate(t)
+	run := load.Start(load.Config{Addr: b.addr, Clients: clients, Mode: load.NewConn, MaxDuration: 2 * time.Minute})
+	defer run.Stop()
+	waitRequests(t, run, 50)
+	exe := filepath.Join(b.bin, "demo")
+	deploy(t, bins.diesAfterReady, exe)
+	code, out := b.reload(t)
+	if code == 0 {
+		t.Fatalf("reload of a build that dies after ready: exit 0; want non-zero\n%s", out)
+	}
+	v := b.wantState(t, "after the rolled-back reload", "active", "running")
+	if v["MainPID"] != strconv.Itoa(pid) {
+		t.Fatalf("after the rolled-back reload: MainPID %s; want still %d", v["MainPID"], pid)
+	}
+	if st := v["StatusText"]; !strings.HasPrefix(st, "rolled back: new pid") || !strings.Contains(st, "died (exit status 3)") {
+		t.Fatalf("after the rolled-back reload: StatusText %q; want rolled back: new pid ... died (exit status 3)", st)
+	}
+	transcript(t, "rollback: systemctl reload exit %d, MainPID stays %d, StatusText %q", code, pid, v["StatusText"])
+	waitRequests(t, run, 50)
+	deploy(t, bins.demo, exe)
+	b.reloadOK(t, "reload after the good build is back", pid)
+	waitRequests(t, run, 50)
+	res := run.Stop()
+	if res.Errors["refused"] != 0 || res.Failed > clients {
+		t.Fatalf("rollback and recovery: %s; want no refused connection and at most %d failed (in flight on the dead process)",
+			res.Summary(), clients)
+	}
+	transcript(t, "rollback and recovery: %d requests, %d failed (%v)", res.OK+res.Failed, res.Failed, res.Errors)
 }
 
 // testStopAfterReloads stops the service after reloads while the serving
