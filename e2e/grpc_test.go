@@ -126,7 +126,7 @@ func TestGRPCAcrossUpgrades(t *testing.T) {
 	addr := freeAddr(t)
 	logPath := filepath.Join(dir, "grpc.log")
 	first := startProc(t, exe, []string{"-listen", addr, "-pid-file", pidFile, "-control", filepath.Join(dir, "grpc.sock"),
-		"-drain-timeout", grpcDrain.String()}, logPath, procOpts{newGroup: true})
+		"-drain-timeout", grpcDrain.String(), "-probation", testProbation}, logPath, procOpts{newGroup: true})
 	waitPID := func(ok func(int) bool) int {
 		t.Helper()
 		pid, err := harness.WaitPID(pidFile, 15*time.Second, ok)

@@ -29,16 +29,20 @@ func main() {
 	pidFile := flag.String("pid-file", "", "write the serving process's pid here")
 	control := flag.String("control", "", "control socket path (for `handoff status|upgrade` and takeovers)")
 	drainTimeout := flag.Duration("drain-timeout", 30*time.Second, "how long calls in flight may take to finish before they are cut")
+	probation := flag.Duration("probation", upgrader.DefaultProbation, "after the next generation is ready, keep the socket this long and serve again if it dies (0: off)")
 	flag.Parse()
+	if *probation <= 0 {
+		*probation = upgrader.NoProbation
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	if err := run(*listen, *pidFile, *control, *drainTimeout, log); err != nil {
+	if err := run(*listen, *pidFile, *control, *drainTimeout, *probation, log); err != nil {
 		log.Error("grpc example failed", "pid", os.Getpid(), "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(listen, pidFile, control string, drainTimeout time.Duration, log *slog.Logger) error {
-	u, err := upgrader.New(upgrader.Options{PIDFile: pidFile, ControlPath: control, Logger: log})
+func run(listen, pidFile, control string, drainTimeout, probation time.Duration, log *slog.Logger) error {
+	u, err := upgrader.New(upgrader.Options{PIDFile: pidFile, ControlPath: control, Logger: log, Probation: probation})
 	if err != nil {
 		return err
 	}
