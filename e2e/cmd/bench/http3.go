@@ -171,7 +171,7 @@ func (b *bench) startH3Server() (*server, *x509.CertPool, error) {
 	}
 	if err == nil {
 		s.pgid, err = b.spawn(b.bins.demo, []string{"-listen", s.addr, "-pid-file", s.pidFile, "-control", s.ctlPath,
-			"-tls-cert", certFile, "-tls-key", keyFile, "-log-format", "json", "-drain-timeout", "10s", "-max-draining", "8"}, s.logPath)
+			"-tls-cert", certFile, "-tls-key", keyFile, "-log-format", "json", "-drain-timeout", "10s", "-max-draining", "8", "-probation", benchProbation.String()}, s.logPath)
 	}
 	if err != nil {
 		b.removeDir(dir)
