@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"net"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -21,7 +22,7 @@ import (
 // retry: `handoff upgrade` must exit 5 (rolled back) naming the old child
 // and how the new one died, the old child must serve on (it was never
 // signalled) and no connection may be refused; status must show the
-// rollback; a good build then upgrades. The bad build either never
+// rollback, and so must systemd's STATUS=; a good build then upgrades. The bad build either never
 // accepts ("idle": then no request at all may fail) or serves until it
 // dies ("serving": what it had accepted when it died may be lost, as
 // without probation; nothing may be refused).
@@ -30,10 +31,17 @@ func TestRunProbationRollsBack(t *testing.T) {
 		name := map[bool]string{false: "idle", true: "serving"}[serve]
 		t.Run(name, func(t *testing.T) {
 			buildRunBins(t)
-			app := filepath.Join(testutil.ShortDir(t), "app")
+			dir := testutil.ShortDir(t)
+			app := filepath.Join(dir, "app")
 			deploy(t, runBins.goserver, app)
+			sock := filepath.Join(dir, "notify") // systemd's, as the supervisor sees it
+			nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
 			r := newRun(t, []string{app}, "-probation", "3s")
-			r.env = []string{"DIESAFTERREADY_SERVE=" + map[bool]string{false: "0", true: "1"}[serve]}
+			r.env = []string{"NOTIFY_SOCKET=" + sock, "DIESAFTERREADY_SERVE=" + map[bool]string{false: "0", true: "1"}[serve]}
 			r.start(t)
 			old := r.serving(t)
 			run := load.Start(load.Config{Addr: r.addr, Clients: 16, Mode: load.Mixed,
@@ -43,6 +51,7 @@ func TestRunProbationRollsBack(t *testing.T) {
 
 			deploy(t, runBins.diesready, app)
 			bad := rollBack(t, r, old)
+			expectNotify(t, nc, "RELOADING=1", "STATUS=rolled back: new process "+strconv.Itoa(bad)+" exited (exit status 3)", "READY=1")
 			waitRequests(t, run, 200)
 
 			deploy(t, runBins.goserver, app)

@@ -9,6 +9,7 @@
 //	run.go             flags and -listen, checked before anything starts
 //	run_supervisor_*   the lifecycle: first child, serve, replace, stop
 //	run_spawn_*        starting a child through the shim, readiness
+//	run_probation_*    watching a ready child before the old one drains; rollback
 //	run_child_*        one child: its state, signals
 //	run_tree_*         its generation (all it started): reaping, tracking, drain, kill
 //	run_cgroup_*       a cgroup v2 group per generation
