@@ -88,6 +88,7 @@ func rollBack(t *testing.T, r *runProc, old int) int {
 		t.Fatalf("upgrade to a build that dies on probation: exit %d\n%s\nno new process started", up.code, up.output)
 	}
 	bad := m[1]
+	t.Logf("handoff upgrade to a build that dies on probation: exit %d\n%s", up.code, up.output)
 	wantInOrder(t, up.output, "probation", // the progress event, before the result
 		"rolled back; pid "+strconv.Itoa(old)+" serves again: ", "new process "+bad+" exited (exit status 3)")
 	if up.code != 5 {
