@@ -27,6 +27,7 @@ import (
 var runBins struct {
 	goserver   string // examples/run/goserver
 	readycrash string // says READY=1, then exits 4
+	diesready  string // says READY=1, then exits 3 a second later
 	runchild   string // leaves a grandchild behind, or floods NOTIFY_SOCKET
 	python     string // a python3 that runs, for examples/run/server.py
 	pythonErr  error
@@ -37,6 +38,7 @@ var runBins struct {
 func runBuilds(dir string) []harness.Target {
 	runBins.goserver = filepath.Join(dir, "goserver")
 	runBins.readycrash = filepath.Join(dir, "readycrash")
+	runBins.diesready = filepath.Join(dir, "diesafterready")
 	runBins.runchild = filepath.Join(dir, "runchild")
 	path, err := exec.LookPath("python3")
 	if err == nil {
@@ -46,6 +48,7 @@ func runBuilds(dir string) []harness.Target {
 	return []harness.Target{
 		{Out: runBins.goserver, Pkg: "github.com/handoff-go/handoff/examples/run/goserver"},
 		{Out: runBins.readycrash, Pkg: "github.com/handoff-go/handoff/e2e/internal/readycrash"},
+		{Out: runBins.diesready, Pkg: "github.com/handoff-go/handoff/e2e/internal/diesafterready"},
 		{Out: runBins.runchild, Pkg: "github.com/handoff-go/handoff/e2e/internal/runchild"},
 	}
 }
@@ -90,7 +93,9 @@ type runProc struct {
 }
 
 // newRun prepares a supervisor of program with its own directory and
-// address; extra flags go before the "--".
+// address; extra flags go before the "--". Probation is off unless extra
+// says otherwise (a later flag wins): most tests upgrade many times and
+// are about what happens before it.
 func newRun(t *testing.T, program []string, extra ...string) *runProc {
 	t.Helper()
 	buildRunBins(t)
@@ -98,7 +103,7 @@ func newRun(t *testing.T, program []string, extra ...string) *runProc {
 	r := &runProc{t: t, dir: dir, addr: freeAddr(t), control: filepath.Join(dir, "ctl.sock"),
 		pidFile: filepath.Join(dir, "run.pid"), logPath: filepath.Join(dir, "run.log")}
 	r.args = append([]string{"run", "-listen", "http=tcp://" + r.addr, "-control", r.control,
-		"-pid-file", r.pidFile, "-upgrade-timeout", "10s", "-drain-timeout", "10s"}, extra...)
+		"-pid-file", r.pidFile, "-upgrade-timeout", "10s", "-drain-timeout", "10s", "-probation", "0"}, extra...)
 	r.args = append(append(r.args, "--"), program...)
 	t.Cleanup(r.killChildren) // registered first, so it runs after the groups are killed
 	return r

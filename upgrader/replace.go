@@ -3,6 +3,8 @@ package upgrader
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 )
 
 // replace runs one upgrade through `handoff run`'s Replace hook (see
@@ -17,10 +19,14 @@ func (u *Upgrader) replace(ctx context.Context, report reporter) (int, error) {
 		return 0, err
 	}
 	pid, err := u.opts.hooks.Replace(ctx, report.send)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrRolledBack):
+		err = asUpgradeError(pid, err)
+		u.endRollBack(pid, err)
+	case err != nil:
 		err = asUpgradeError(pid, err)
 		u.endUpgrade(pid, nil, err)
-	} else {
+	default:
 		u.endReplace(pid)
 	}
 	report.done(pid, err)
@@ -45,4 +51,21 @@ func (u *Upgrader) endReplace(newPID int) {
 	defer close(done)
 	notify("READY=1")
 	u.log.Info("replaced", "new_pid", newPID)
+}
+
+// endRollBack records a replacement whose new process became ready, then
+// died on probation: this process serves on as before, and its status and
+// systemd's STATUS= say the upgrade rolled back.
+func (u *Upgrader) endRollBack(newPID int, err error) {
+	u.mu.Lock()
+	done := u.endUpgradeLocked(newPID, nil, err)
+	u.lc.last.RolledBack = true
+	u.mu.Unlock()
+	defer close(done)
+	why := err.Error()
+	if ue, ok := errors.AsType[*UpgradeError](err); ok {
+		why = strings.TrimPrefix(ue.Err.Error(), ErrRolledBack.Error()+": ")
+	}
+	u.log.Error("upgrade rolled back", "new_pid", newPID, "err", err)
+	notify(fmt.Sprintf("STATUS=rolled back: %s\nREADY=1", oneLine(why)))
 }

@@ -40,6 +40,9 @@ const (
 	// exitUnknown: the server received the request, then the answer was
 	// lost: it may have been carried out.
 	exitUnknown = 4
+	// exitRolledBack: the new process became ready, then died on
+	// probation; the old one serves again.
+	exitRolledBack = 5
 )
 
 // exitsCommon are the exit statuses every command that asks a server shares.
@@ -62,7 +65,8 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 		{"status", "-control PATH [-json]", "show the serving process: pid, generation, state, listeners, draining generations",
 			"  0  the status\n  1  the server cannot be asked; the message says why\n" + exitsCommon, runStatus},
 		{"upgrade", "-control PATH [-timeout D] [-wait D]", "start the next generation and wait until it serves (exit 0) or failed (exit 1)",
-			"  0  the new process serves\n  1  the upgrade failed or was refused: the old process keeps serving\n" + exitsCommon, runUpgrade},
+			"  0  the new process serves\n  1  the upgrade failed or was refused: the old process keeps serving\n" + exitsCommon +
+				"\n  5  rolled back: the new process became ready, then died on probation;\n     the old process serves again", runUpgrade},
 		{"stop", "-control PATH [-timeout D]", "stop the serving generation and wait until every generation is gone (exit 0) or the timeout (exit 1)",
 			"  0  every generation is gone, or nothing served: no file at PATH, or a stale\n     socket left by a server that died\n" +
 				"  1  a generation still runs at the timeout; or PATH is no socket (a regular\n     file, a directory), not allowed, or too long\n" + exitsCommon, runStop},
@@ -74,6 +78,9 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 
 // errUsage marks errors that are the caller's words, not the server's.
 var errUsage = errors.New("usage")
+
+// errRolledBack marks an upgrade that rolled back (exitRolledBack).
+var errRolledBack = errors.New("rolled back")
 
 // usageError is a mistake in a command's arguments, with the command's
 // flags to print its usage with.
@@ -125,6 +132,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitNoAnswer
 	case errors.Is(err, control.ErrOutcomeUnknown):
 		return exitUnknown
+	case errors.Is(err, errRolledBack):
+		return exitRolledBack
 	}
 	return exitFailed
 }

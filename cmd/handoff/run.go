@@ -9,6 +9,7 @@
 //	run.go             flags and -listen, checked before anything starts
 //	run_supervisor_*   the lifecycle: first child, serve, replace, stop
 //	run_spawn_*        starting a child through the shim, readiness
+//	run_probation_*    watching a ready child before the old one drains; rollback
 //	run_child_*        one child: its state, signals
 //	run_tree_*         its generation (all it started): reaping, tracking, drain, kill
 //	run_cgroup_*       a cgroup v2 group per generation
@@ -39,6 +40,7 @@ type runConfig struct {
 	pidFile        string
 	readyAfter     time.Duration
 	settle         time.Duration
+	probation      time.Duration
 	stopSignal     syscall.Signal
 	drainTimeout   time.Duration
 	upgradeTimeout time.Duration
@@ -82,6 +84,7 @@ func parseRun(args []string, stdout io.Writer) (runConfig, error) {
 	fs.StringVar(&cfg.pidFile, "pid-file", "", "write the supervisor's pid to `PATH` once the first child is ready")
 	fs.DurationVar(&cfg.readyAfter, "ready-after", 0, "count a child as ready `D` after it started, for programs that cannot send READY=1 (0: wait for READY=1)")
 	fs.DurationVar(&cfg.settle, "settle", 100*time.Millisecond, "after a new child is ready, wait `D` and check it still runs before the old one is stopped")
+	fs.DurationVar(&cfg.probation, "probation", upgrader.DefaultProbation, "after a new child is ready, keep the old one serving for `D` and roll back if the new one dies meanwhile (0: no probation)")
 	stopSig := fs.String("stop-signal", "TERM", "the `SIGNAL` that asks a child to drain and exit")
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", 30*time.Second, "let a stopped child drain for up to `D`, then kill it")
 	fs.DurationVar(&cfg.upgradeTimeout, "upgrade-timeout", upgrader.DefaultUpgradeTimeout, "give a new child `D` to become ready, else kill it and keep the old one")
@@ -108,8 +111,8 @@ func parseRun(args []string, stdout io.Writer) (runConfig, error) {
 			return cfg, badUsage(fs, "-%s must be positive, not %v", d.name, d.v)
 		}
 	}
-	if cfg.readyAfter < 0 || cfg.settle < 0 || cfg.maxDraining < 1 {
-		return cfg, badUsage(fs, "-ready-after and -settle must not be negative, -max-draining at least 1")
+	if cfg.readyAfter < 0 || cfg.settle < 0 || cfg.probation < 0 || cfg.maxDraining < 1 {
+		return cfg, badUsage(fs, "-ready-after, -settle and -probation must not be negative, -max-draining at least 1")
 	}
 	return cfg, nil
 }

@@ -9,10 +9,11 @@ import (
 
 // Child states, as `handoff status` shows them.
 const (
-	childStarting = "starting"
-	childServing  = "serving"
-	childDraining = "draining"
-	childExited   = "exited" // the child is gone, what it started is not
+	childStarting  = "starting"
+	childProbation = "probation" // ready; the old child serves on until it passes
+	childServing   = "serving"
+	childDraining  = "draining"
+	childExited    = "exited" // the child is gone, what it started is not
 )
 
 // child is one process the supervisor started, and its generation:

@@ -45,6 +45,7 @@ type supervisor struct {
 	children    map[int]*child  // every child not yet reaped, by pid
 	gens        map[*child]bool // every generation not yet gone, by its child
 	serving     *child
+	probing     *child      // a new child on probation, while serving serves on
 	generations int         // cgroups made, for their names
 	lost        chan *child // the serving child exited unasked
 }
@@ -190,8 +191,8 @@ func (s *supervisor) serve(stops <-chan os.Signal) error {
 			s.log.Info("stopping", "reason", s.u.ExitReason())
 			return s.stop()
 		case c := <-s.lost:
-			if s.hasServing() {
-				continue // an upgrade replaced it just as it died
+			if s.hasServing() || s.onProbation() {
+				continue // an upgrade replaced it just as it died, or will
 			}
 			err := fmt.Errorf("serving child %d exited on its own (%s)", c.pid, exitStatus(c.status))
 			s.log.Error("serving child lost; stopping", "child", c.pid, "how", exitStatus(c.status))
@@ -246,13 +247,16 @@ func (s *supervisor) stopAll() error {
 }
 
 // replace is the upgrade (the runhooks Replace hook): a new child with the
-// same sockets; once it is ready the serving one drains.
+// same sockets; once it is ready and has passed probation the serving one
+// drains. Until then the serving child stays s.serving, so that the new
+// one dying is a failed upgrade, not a lost server.
 func (s *supervisor) replace(ctx context.Context, progress func(string, int, string)) (int, error) {
 	if err := s.checkDraining(); err != nil {
 		return 0, err
 	}
-	if pid := s.servingPID(); pid > 0 {
-		progress(control.EventUpgrading, pid, "the serving child") // who keeps serving if this fails
+	serving := s.servingChild()
+	if serving != nil {
+		progress(control.EventUpgrading, serving.pid, "the serving child") // who keeps serving if this fails
 	}
 	c, err := s.startReady(ctx, progress)
 	if err != nil {
@@ -261,6 +265,9 @@ func (s *supervisor) replace(ctx context.Context, progress func(string, int, str
 			pid = c.pid
 		}
 		return pid, err
+	}
+	if err := s.probation(ctx, c, serving, progress); err != nil {
+		return c.pid, err
 	}
 	old := s.promote(c)
 	if old != nil {
@@ -271,13 +278,10 @@ func (s *supervisor) replace(ctx context.Context, progress func(string, int, str
 	return c.pid, nil
 }
 
-func (s *supervisor) servingPID() int {
+func (s *supervisor) servingChild() *child {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.serving == nil {
-		return 0
-	}
-	return s.serving.pid
+	return s.serving
 }
 
 func (s *supervisor) checkDraining() error {

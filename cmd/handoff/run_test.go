@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/handoff-go/handoff/internal/procfs"
+	"github.com/handoff-go/handoff/upgrader"
 )
 
 func TestParseListen(t *testing.T) {
@@ -57,6 +58,7 @@ func TestParseRunUsage(t *testing.T) {
 		{[]string{"-stop-signal", "BOGUS", "x"}, `unknown signal "BOGUS"`},
 		{[]string{"-drain-timeout", "0s", "x"}, "-drain-timeout must be positive"},
 		{[]string{"-max-draining", "0", "x"}, "-max-draining at least 1"},
+		{[]string{"-probation", "-1s", "x"}, "-probation must not be negative"},
 	}
 	for _, tc := range tests {
 		_, err := parseRun(tc.args, io.Discard)
@@ -67,6 +69,9 @@ func TestParseRunUsage(t *testing.T) {
 	cfg, err := parseRun([]string{"-listen", "a=tcp://127.0.0.1:0", "-stop-signal", "SIGQUIT", "--", "prog", "-x", "y"}, io.Discard)
 	if err != nil || cfg.program != "prog" || strings.Join(cfg.args, " ") != "-x y" || cfg.stopSignal != syscall.SIGQUIT {
 		t.Fatalf("parseRun: %+v, %v; want prog -x y stopped by SIGQUIT", cfg, err)
+	}
+	if cfg.probation != upgrader.DefaultProbation {
+		t.Errorf("-probation by default: %v; want upgrader.DefaultProbation %v", cfg.probation, upgrader.DefaultProbation)
 	}
 }
 

@@ -73,7 +73,10 @@ func printStatus(w io.Writer, st control.Status) {
 	}
 	if u := st.LastUpgrade; u != nil {
 		outcome := fmt.Sprintf("to pid %d", u.NewPID)
-		if u.Error != "" {
+		switch {
+		case u.RolledBack:
+			outcome = "rolled back: " + u.Error
+		case u.Error != "":
 			outcome = "failed: " + u.Error
 		}
 		fmt.Fprintf(w, "last upgrade: %s %s\n", u.At.Format("2006-01-02 15:04:05"), outcome)

@@ -78,6 +78,8 @@ func failure(res control.Result, oldPID int) error {
 		return fmt.Errorf("upgrade refused: %s is stopping: %s", who, res.Error)
 	case control.CodeHandedOver:
 		return fmt.Errorf("upgrade refused: %s has already handed over and is draining: %s", who, res.Error)
+	case control.CodeRolledBack:
+		return fmt.Errorf("%w; %s serves again: %s", errRolledBack, who, res.Error)
 	case control.CodeFailed:
 		return fmt.Errorf("upgrade failed; %s keeps serving: %s", who, res.Error)
 	}
