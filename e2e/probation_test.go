@@ -89,3 +89,42 @@ func statusJSON(t *testing.T, ctl string) control.Status {
 	return st
 }
 
+
+// TestCLIUpgradeOutcomes: `handoff upgrade` waits for probation and says
+// how it ended by its exit status: 0 passed, 5 rolled back (the old pid
+// serves again), 1 failed before Ready; with -at-ready it returns 0 at
+// Ready and the rollback happens after it.
+func TestCLIUpgradeOutcomes(t *testing.T) {
+	d := startDemo(t, "-probation", "2s")
+	upgrade := func(flags ...string) cliResult {
+		return handoffCLI(t, procOpts{}, append([]string{"upgrade", "-control", d.control, "-wait", "0"}, flags...)...)
+	}
+	if up := upgrade(); up.code != 0 || !strings.Contains(up.output, "passed probation") {
+		t.Fatalf("a good build: exit %d; want 0 after \"passed probation\"\n%s", up.code, up.output)
+	}
+	serving := d.pid(t)
+
+	deploy(t, bins.diesAfterReady, d.exe)
+	up := upgrade()
+	if up.code != 5 || !strings.Contains(up.output, "rolled back") || !strings.Contains(up.output, "died (exit status 3)") {
+		t.Fatalf("a build that dies after ready: exit %d; want 5, rolled back ... died (exit status 3)\n%s", up.code, up.output)
+	}
+	if got := d.pid(t); got != serving {
+		t.Fatalf("pid file after the rollback names %d; want %d, which serves again", got, serving)
+	}
+
+	deploy(t, bins.broken, d.exe)
+	if up := upgrade(); up.code != 1 || !strings.Contains(up.output, "upgrade failed") {
+		t.Fatalf("a build that exits at start: exit %d; want 1, upgrade failed\n%s", up.code, up.output)
+	}
+
+	deploy(t, bins.diesAfterReady, d.exe)
+	if up := upgrade("-at-ready"); up.code != 0 || !strings.Contains(up.output, "not waiting for its probation") {
+		t.Fatalf("-at-ready: exit %d; want 0 at Ready\n%s", up.code, up.output)
+	}
+	d.waitPID(t, func(p int) bool { return p == serving }) // then it rolled back all the same
+	if st := statusJSON(t, d.control); st.PID != serving || st.LastUpgrade == nil || !st.LastUpgrade.RolledBack {
+		t.Fatalf("status after the -at-ready upgrade died: pid %d, last upgrade %+v; want pid %d, rolled back", st.PID, st.LastUpgrade, serving)
+	}
+	deploy(t, bins.demo, d.exe)
+}

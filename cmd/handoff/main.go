@@ -64,8 +64,8 @@ func init() { // in init: the commands' run funcs refer back to this table for t
 	commands = []command{
 		{"status", "-control PATH [-json]", "show the serving process: pid, generation, state, listeners, draining generations",
 			"  0  the status\n  1  the server cannot be asked; the message says why\n" + exitsCommon, runStatus},
-		{"upgrade", "-control PATH [-timeout D] [-wait D]", "start the next generation and wait until it serves (exit 0) or failed (exit 1)",
-			"  0  the new process serves\n  1  the upgrade failed or was refused: the old process keeps serving\n" + exitsCommon +
+		{"upgrade", "-control PATH [-timeout D] [-wait D] [-at-ready]", "start the next generation and wait until it has passed probation (exit 0), failed (exit 1) or rolled back (exit 5)",
+			"  0  the new process serves (and passed probation, unless -at-ready)\n  1  the upgrade failed or was refused: the old process keeps serving\n" + exitsCommon +
 				"\n  5  rolled back: the new process became ready, then died on probation;\n     the old process serves again", runUpgrade},
 		{"stop", "-control PATH [-timeout D]", "stop the serving generation and wait until every generation is gone (exit 0) or the timeout (exit 1)",
 			"  0  every generation is gone, or nothing served: no file at PATH, or a stale\n     socket left by a server that died\n" +

@@ -14,6 +14,7 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	fs := newClientFlags("upgrade")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up waiting for the upgrade's result after `D`")
 	wait := fs.Duration("wait", time.Minute, "after success, wait up to `D` for the old process to finish draining (0: don't)")
+	atReady := fs.Bool("at-ready", false, "return as soon as the new process is ready, without waiting for its probation to pass (exit 0 then says nothing of a rollback)")
 	cl, err := fs.parse(args, stdout)
 	if err != nil {
 		return err
@@ -26,10 +27,34 @@ func runUpgrade(args []string, stdout io.Writer) error {
 	defer call.Close()
 	call.SetDeadline(time.Now().Add(*timeout))
 	var ev upgradeEvents
-	res, err := call.Result(func(p control.Progress) {
-		ev.note(p)
-		fmt.Fprintln(stdout, describe(p))
-	})
+	ready := make(chan int, 1) // the new pid, once it serves (for -at-ready)
+	type answer struct {
+		res control.Result
+		err error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		res, err := call.Result(func(p control.Progress) {
+			ev.note(p)
+			fmt.Fprintln(stdout, describe(p))
+			if p.Event == control.EventReady {
+				ready <- p.PID
+			}
+		})
+		answered <- answer{res, err}
+	}()
+	var a answer
+	if *atReady {
+		select {
+		case pid := <-ready:
+			fmt.Fprintf(stdout, "pid %d serves; not waiting for its probation (-at-ready)\n", pid)
+			return nil
+		case a = <-answered: // over before Ready: say how, as without the flag
+		}
+	} else {
+		a = <-answered
+	}
+	res, err := a.res, a.err
 	if err != nil {
 		return explainCall(err, cl.Path, "the upgrade request", cl.AnswerTimeout)
 	}
@@ -98,6 +123,10 @@ func describe(p control.Progress) string {
 		return fmt.Sprintf("pid %d is ready", p.PID)
 	case control.EventDraining:
 		return fmt.Sprintf("pid %d stopped accepting and is draining", p.PID)
+	case control.EventProbation:
+		return fmt.Sprintf("pid %d stopped accepting; it keeps its sockets and watches the new process for %s (probation)", p.PID, p.Detail)
+	case control.EventPassed:
+		return fmt.Sprintf("pid %d passed probation", p.PID)
 	}
 	return fmt.Sprintf("%s %d %s", p.Event, p.PID, p.Detail)
 }
