@@ -27,6 +27,15 @@
 // its child), keeps serving, and Upgrade returns an *UpgradeError saying
 // which step failed and why.
 //
+// Once the next process is ready, the running one stops accepting but
+// keeps its sockets and connections for Options.Probation (default 5 s)
+// and watches it. If it dies, hangs up or gives the service back
+// (GiveBack) in that time, the running process accepts again at once
+// (connections that queued meanwhile included) and serves, and Upgrade
+// returns a *RollbackError; otherwise it drains as usual. The old
+// process's Accept is paused, not closed: the kernel's queue belongs to
+// the socket, so nothing is refused while the new process lives or dies.
+//
 // While it drains, a generation can also hand its idle plaintext HTTP/1.1
 // keep-alive connections to the next one, so that no client sees the
 // restart: see ConnMover.

@@ -215,9 +215,8 @@ func (u *Upgrader) Generation() uint64 { return u.self.Generation }
 // listeners, finish what is in flight, then return from main.
 func (u *Upgrader) Exit() <-chan struct{} { return u.exit }
 
-// ExitReason says why Exit closed. Later versions may add reasons (a
-// rollback, for one); a server that does not know a reason should treat it
-// as a stop.
+// ExitReason says why Exit closed. Later versions may add reasons; a
+// server that does not know a reason should treat it as a stop.
 type ExitReason string
 
 // The reasons, each for the first event that closed Exit: a Stop after a
@@ -250,9 +249,13 @@ func (u *Upgrader) ExitReason() ExitReason {
 func (u *Upgrader) Ready() error { return u.ready() }
 
 // Upgrade starts the next generation and hands the listener set to it. It
-// returns nil once the next generation is ready (this process's Exit is
-// closed by then), or an error saying why not, in which case this process
-// keeps serving. Only one upgrade runs at a time.
+// returns nil once the next generation is ready and has passed probation
+// (this process's Exit is closed by then), or an error saying why not, in
+// which case this process keeps serving: a *RollbackError (wrapping
+// ErrRolledBack) when the next generation was ready, then died or gave
+// the service back on probation. Only one upgrade runs at a time; asked
+// of a generation that is itself on probation, Upgrade waits for the
+// verdict first.
 func (u *Upgrader) Upgrade(ctx context.Context) error {
 	_, err := u.upgrade(ctx, reporter{})
 	return err
