@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/handoff-go/handoff/httpdrain"
 	"github.com/handoff-go/handoff/upgrader"
@@ -45,5 +46,51 @@ func Example() {
 	}
 	if err := srv.Drain(context.Background()); err != nil {
 		os.Exit(1)
+	}
+}
+
+// A new generation that checks itself once it serves, and hands the
+// service back to the previous generation (which watches it on probation)
+// if the check fails. The previous generation accepts again at once and
+// reports the upgrade rolled back with the reason given here.
+func ExampleUpgrader_GiveBack() {
+	u, err := upgrader.New(upgrader.Options{ControlPath: "/run/app/control.sock", Probation: 10 * time.Second})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer u.Stop()
+	// ... Listen, serve, then:
+	if err := u.Ready(); err != nil {
+		log.Fatal(err)
+	}
+	if err := selfCheck(); err != nil {
+		// ErrNotOnProbation: nobody watches any more (a cold start, or
+		// probation is over); this generation has to serve on.
+		if gerr := u.GiveBack("self-check: " + err.Error()); gerr != nil {
+			log.Printf("self-check failed (%v), and cannot give back: %v", err, gerr)
+		}
+	}
+	<-u.Exit() // ExitGaveBack after a give-back: drain and return
+}
+
+// selfCheck stands for the server's own health check.
+func selfCheck() error { return nil }
+
+// An upgrade that reports how probation ended.
+func ExampleUpgrader_Upgrade() {
+	u, err := upgrader.New(upgrader.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer u.Stop()
+	// ... Listen, serve, Ready, then on a deploy:
+	var rb *upgrader.RollbackError
+	switch err := u.Upgrade(context.Background()); {
+	case errors.As(err, &rb):
+		log.Printf("the new build (pid %d) %s; still serving", rb.PID, rb.Reason)
+	case err != nil:
+		log.Printf("upgrade failed before the new build was ready: %v", err)
+	default:
+		<-u.Exit() // the new build passed probation: drain and return
 	}
 }
