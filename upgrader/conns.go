@@ -167,31 +167,29 @@ func (m *moves) sender() *connSender {
 	return m.out
 }
 
-// pauseAccepting stops every listener Listen returned, and the control
-// socket, taking connections from the kernel: on probation the successor
-// accepts them all (the sockets are the same), and if it dies they wait
-// in the queue for resumeAccepting. Connections moved here still arrive.
-func (u *Upgrader) pauseAccepting() {
-	ibs, pcs := u.mv.all()
-	for _, ib := range ibs {
-		ib.Pause()
-	}
-	for _, pc := range pcs {
-		pc.pause()
-	}
-	u.ctl.pause()
-}
+// pauseAccepting stops every listener Listen returned, the datagram
+// sockets ListenPacket returned, and the control socket taking from the
+// kernel: on probation the successor takes it all (the sockets are the
+// same), and if it dies connections wait in the queue for
+// resumeAccepting. Connections moved here still arrive.
+func (u *Upgrader) pauseAccepting() { u.setAccepting(false) }
 
 // resumeAccepting undoes pauseAccepting.
-func (u *Upgrader) resumeAccepting() {
+func (u *Upgrader) resumeAccepting() { u.setAccepting(true) }
+
+func (u *Upgrader) setAccepting(on bool) {
 	ibs, pcs := u.mv.all()
 	for _, ib := range ibs {
-		ib.Resume()
+		if on {
+			ib.Resume()
+		} else {
+			ib.Pause()
+		}
 	}
 	for _, pc := range pcs {
-		pc.resume()
+		pc.setPaused(!on)
 	}
-	u.ctl.resume()
+	u.ctl.setPaused(!on)
 }
 
 func (m *moves) all() ([]*inbox.Inbox, []*gatedPacketConn) {

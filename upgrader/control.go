@@ -119,16 +119,15 @@ func (cs *controlServer) closeListener() {
 	}
 }
 
-// pause and resume stop and restart taking control connections (see
+// setPaused stops or restarts taking control connections (see
 // pauseAccepting).
-func (cs *controlServer) pause() {
-	if ib, ok := cs.listener().(*inbox.Inbox); ok {
+func (cs *controlServer) setPaused(paused bool) {
+	ib, ok := cs.listener().(*inbox.Inbox)
+	switch {
+	case !ok:
+	case paused:
 		ib.Pause()
-	}
-}
-
-func (cs *controlServer) resume() {
-	if ib, ok := cs.listener().(*inbox.Inbox); ok {
+	default:
 		ib.Resume()
 	}
 }

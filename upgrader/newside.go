@@ -402,6 +402,7 @@ func (u *Upgrader) GiveBack(reason string) error {
 	if err != nil {
 		return err
 	}
+	u.pauseAccepting() // from now on the predecessor takes every connection
 	u.ctl.closeListener()
 	err = u.prev.conn.Send(wire.TypeProbation, wire.Probation{Outcome: wire.OutcomeGaveBack, Reason: reason})
 	u.log.Warn("gave the service back to the previous generation", "old_pid", u.prev.peer.PID, "reason", reason)
@@ -421,6 +422,8 @@ func (u *Upgrader) endTrial(asked bool) {
 	v := wire.Probation{Outcome: wire.OutcomeGaveBack, Reason: "stopped before its probation ended"}
 	if asked {
 		v = wire.Probation{Outcome: wire.OutcomeStopping}
+	} else {
+		u.pauseAccepting() // the predecessor takes every connection from now on
 	}
 	u.prev.conn.Send(wire.TypeProbation, v)
 }

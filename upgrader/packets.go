@@ -87,23 +87,21 @@ func (g *gatedPacketConn) changedLocked() {
 	g.changed = make(chan struct{})
 }
 
-func (g *gatedPacketConn) pause() {
+// setPaused pauses or resumes reads: a blocked read is woken to wait,
+// and on resume the caller's deadline applies again.
+func (g *gatedPacketConn) setPaused(paused bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.paused {
-		g.paused = true
+	if g.paused == paused {
+		return
+	}
+	g.paused = paused
+	if paused {
 		g.PacketConn.SetReadDeadline(time.Unix(1, 0)) // wake a blocked read
+		return
 	}
-}
-
-func (g *gatedPacketConn) resume() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.paused {
-		g.paused = false
-		g.PacketConn.SetReadDeadline(g.deadline)
-		g.changedLocked()
-	}
+	g.PacketConn.SetReadDeadline(g.deadline)
+	g.changedLocked()
 }
 
 // SetReadDeadline sets the caller's read deadline, which a paused read
