@@ -357,19 +357,11 @@ func testBadDeploy(t *testing.T, b *unitBox) {
 	defer run.Stop()
 	waitRequests(t, run, 50)
 	exe := filepath.Join(b.bin, "demo")
-	deploy(t, bins.broken, exe)
-	code, out := b.reload(t)
-	if code == 0 {
-		t.Fatalf("reload of a broken build: exit 0; want non-zero\n%s", out)
-	}
-	v := b.wantState(t, "after the failed reload", "active", "running")
-	if v["MainPID"] != strconv.Itoa(pid) {
-		t.Fatalf("after the failed reload: MainPID %s; want still %d", v["MainPID"], pid)
-	}
-	if st := v["StatusText"]; !strings.Contains(st, "upgrade failed") || !strings.Contains(st, "exit status 3") {
+	code, st := b.reloadFails(t, "a broken build", bins.broken, pid)
+	if !strings.Contains(st, "upgrade failed") || !strings.Contains(st, "exit status 3") {
 		t.Fatalf("after the failed reload: StatusText %q; want the cause (upgrade failed ... exit status 3)", st)
 	}
-	transcript(t, "bad deploy: systemctl reload exit %d, MainPID stays %d, StatusText %q", code, pid, v["StatusText"])
+	transcript(t, "bad deploy: systemctl reload exit %d, MainPID stays %d, StatusText %q", code, pid, st)
 	waitRequests(t, run, 50)
 	deploy(t, bins.demo, exe)
 	next := b.reloadOK(t, "reload after the good build is back", pid)
@@ -378,12 +370,29 @@ func testBadDeploy(t *testing.T, b *unitBox) {
 	if res.Failed != 0 {
 		t.Fatalf("bad deploy and recovery: %s; want no failed request", res.Summary())
 	}
-	st := b.show(t, "StatusText")["StatusText"]
+	st = b.show(t, "StatusText")["StatusText"]
 	if want := fmt.Sprintf("serving: pid %d", next); !strings.HasPrefix(st, want) {
 		t.Errorf("after the good reload: StatusText %q; want it to start %q, not the old failure", st, want)
 	}
 	transcript(t, "good build back: systemctl reload exit 0, MainPID %d -> %d, StatusText %q; %d requests, %d lost",
 		pid, next, st, res.OK+res.Failed, res.Failed)
+}
+
+// reloadFails deploys build (what) and reloads: the reload must fail and
+// the unit stay active with MainPID pid. It returns the reload's exit code
+// and the StatusText.
+func (b *unitBox) reloadFails(t *testing.T, what, build string, pid int) (int, string) {
+	t.Helper()
+	deploy(t, build, filepath.Join(b.bin, "demo"))
+	code, out := b.reload(t)
+	if code == 0 {
+		t.Fatalf("reload of %s: exit 0; want non-zero\n%s", what, out)
+	}
+	v := b.wantState(t, "after the reload of "+what, "active", "running")
+	if v["MainPID"] != strconv.Itoa(pid) {
+		t.Fatalf("after the reload of %s: MainPID %s; want still %d", what, v["MainPID"], pid)
+	}
+	return code, v["StatusText"]
 }
 
 // testRollback reloads to a build that dies a second after it said
@@ -398,19 +407,11 @@ func testRollback(t *testing.T, b *unitBox) {
 	defer run.Stop()
 	waitRequests(t, run, 50)
 	exe := filepath.Join(b.bin, "demo")
-	deploy(t, bins.diesAfterReady, exe)
-	code, out := b.reload(t)
-	if code == 0 {
-		t.Fatalf("reload of a build that dies after ready: exit 0; want non-zero\n%s", out)
-	}
-	v := b.wantState(t, "after the rolled-back reload", "active", "running")
-	if v["MainPID"] != strconv.Itoa(pid) {
-		t.Fatalf("after the rolled-back reload: MainPID %s; want still %d", v["MainPID"], pid)
-	}
-	if st := v["StatusText"]; !strings.HasPrefix(st, "rolled back: new pid") || !strings.Contains(st, "died (exit status 3)") {
+	code, st := b.reloadFails(t, "a build that dies after ready", bins.diesAfterReady, pid)
+	if !strings.HasPrefix(st, "rolled back: new pid") || !strings.Contains(st, "died (exit status 3)") {
 		t.Fatalf("after the rolled-back reload: StatusText %q; want rolled back: new pid ... died (exit status 3)", st)
 	}
-	transcript(t, "rollback: systemctl reload exit %d, MainPID stays %d, StatusText %q", code, pid, v["StatusText"])
+	transcript(t, "rollback: systemctl reload exit %d, MainPID stays %d, StatusText %q", code, pid, st)
 	waitRequests(t, run, 50)
 	deploy(t, bins.demo, exe)
 	b.reloadOK(t, "reload after the good build is back", pid)
