@@ -91,7 +91,6 @@ func statusJSON(t *testing.T, ctl string) control.Status {
 	return st
 }
 
-
 // TestCLIUpgradeOutcomes: `handoff upgrade` waits for probation and says
 // how it ended by its exit status: 0 passed, 5 rolled back (the old pid
 // serves again), 1 failed before Ready; with -at-ready it returns 0 at
