@@ -51,7 +51,7 @@ func TestRunProbationRollsBack(t *testing.T) {
 
 			deploy(t, runBins.diesready, app)
 			bad := rollBack(t, r, old)
-			expectNotify(t, nc, "RELOADING=1", "STATUS=rolled back: new process "+strconv.Itoa(bad)+" exited (exit status 3)", "READY=1")
+			expectNotify(t, nc, "RELOADING=1", "STATUS=rolled back: new pid "+strconv.Itoa(bad)+" exited (exit status 3)", "READY=1")
 			waitRequests(t, run, 200)
 
 			deploy(t, runBins.goserver, app)
@@ -90,7 +90,7 @@ func rollBack(t *testing.T, r *runProc, old int) int {
 	bad := m[1]
 	t.Logf("handoff upgrade to a build that dies on probation: exit %d\n%s", up.code, up.output)
 	wantInOrder(t, up.output, "probation", // the progress event, before the result
-		"rolled back; pid "+strconv.Itoa(old)+" serves again: ", "new process "+bad+" exited (exit status 3)")
+		"rolled back; pid "+strconv.Itoa(old)+" serves again: ", "new pid "+bad+" exited (exit status 3)")
 	if up.code != 5 {
 		t.Fatalf("upgrade to a build that dies on probation: exit %d\n%s\nwant exit 5", up.code, up.output)
 	}

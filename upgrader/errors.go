@@ -85,14 +85,15 @@ func (e *ExitError) Error() string {
 
 // RollbackError reports an upgrade that rolled back: the new process was
 // ready, then died, hung up or gave the service back on probation, and
-// this process serves again. It wraps ErrRolledBack.
+// the old one (this process, or `handoff run`'s serving child) serves
+// again. It wraps ErrRolledBack.
 type RollbackError struct {
 	PID    int    // the new process
 	Reason string // what it did, e.g. "died (signal: killed)"
 }
 
 func (e *RollbackError) Error() string {
-	return fmt.Sprintf("upgrader: rolled back: new pid %d %s on probation; this process serves again", e.PID, e.Reason)
+	return fmt.Sprintf("upgrader: rolled back: new pid %d %s on probation", e.PID, e.Reason)
 }
 
 func (e *RollbackError) Unwrap() error { return ErrRolledBack }

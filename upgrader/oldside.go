@@ -357,15 +357,17 @@ func died(err error) string {
 	return "died (" + oneLine(err.Error()) + ")"
 }
 
-// servesAgain makes this process the one that serves after a rollback:
-// it accepts already (probation resumed it); the pid file and systemd
-// learn it here.
+// servesAgain makes this process the one that serves after a rollback
+// (its own probation, or `handoff run`'s): it accepts already (probation
+// resumed it); the pid file, systemd's STATUS= and the fd store learn it
+// here.
 func (u *Upgrader) servesAgain(rb *RollbackError) {
 	u.log.Error("rolled back: serving again", "new_pid", rb.PID, "reason", rb.Reason)
 	if err := pidfile.Start(u.opts.PIDFile, u.pid).Commit(); err != nil {
 		u.log.Warn("rolled back, but the pid file was not rewritten", "err", err)
 	}
-	notify(fmt.Sprintf("MAINPID=%d\nSTATUS=rolled back: new pid %d %s\nREADY=1", u.pid, rb.PID, oneLine(rb.Reason)))
+	// MAINPID never left this process: it moves only when probation passes.
+	notify(fmt.Sprintf("STATUS=rolled back: new pid %d %s\nREADY=1", rb.PID, oneLine(rb.Reason)))
 	u.storeFDs() // the successor may have removed names it did not use
 }
 

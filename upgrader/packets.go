@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,8 +16,11 @@ import (
 type gatedPacketConn struct {
 	net.PacketConn
 
+	// paused is written under mu; ReadFrom reads it without, so that a
+	// datagram costs no lock while nothing is paused.
+	paused atomic.Bool
+
 	mu       sync.Mutex
-	paused   bool
 	deadline time.Time     // the caller's read deadline
 	changed  chan struct{} // closed and replaced on Resume and on SetReadDeadline
 }
@@ -38,7 +42,7 @@ func (g *gatedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			continue
 		}
 		n, addr, err := g.PacketConn.ReadFrom(p)
-		if err != nil && g.pausedMeanwhile() {
+		if err != nil && g.paused.Load() {
 			continue // Pause woke this read; the caller's deadline is checked by gate
 		}
 		return n, addr, err
@@ -48,9 +52,12 @@ func (g *gatedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 // gate says what a read must do now: wait on the returned channel
 // (paused), fail (the caller's deadline has passed while paused), or read.
 func (g *gatedPacketConn) gate() (<-chan struct{}, error) {
+	if !g.paused.Load() {
+		return nil, nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.paused {
+	if !g.paused.Load() {
 		return nil, nil
 	}
 	if !g.deadline.IsZero() && !time.Now().Before(g.deadline) {
@@ -76,12 +83,6 @@ func (g *gatedPacketConn) sleep(changed <-chan struct{}) {
 	}
 }
 
-func (g *gatedPacketConn) pausedMeanwhile() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.paused
-}
-
 func (g *gatedPacketConn) changedLocked() {
 	close(g.changed)
 	g.changed = make(chan struct{})
@@ -92,10 +93,10 @@ func (g *gatedPacketConn) changedLocked() {
 func (g *gatedPacketConn) setPaused(paused bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.paused == paused {
+	if g.paused.Load() == paused {
 		return
 	}
-	g.paused = paused
+	g.paused.Store(paused)
 	if paused {
 		g.PacketConn.SetReadDeadline(time.Unix(1, 0)) // wake a blocked read
 		return
@@ -111,7 +112,7 @@ func (g *gatedPacketConn) SetReadDeadline(t time.Time) error {
 	defer g.mu.Unlock()
 	g.deadline = t
 	g.changedLocked()
-	if g.paused {
+	if g.paused.Load() {
 		return nil // applied on resume
 	}
 	return g.PacketConn.SetReadDeadline(t)

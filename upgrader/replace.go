@@ -3,8 +3,6 @@ package upgrader
 import (
 	"context"
 	"errors"
-	"fmt"
-	"strings"
 )
 
 // replace runs one upgrade through `handoff run`'s Replace hook (see
@@ -19,24 +17,22 @@ func (u *Upgrader) replace(ctx context.Context, report reporter) (int, error) {
 		return 0, err
 	}
 	pid, err := u.opts.hooks.Replace(ctx, report.send)
-	switch {
-	case errors.Is(err, ErrRolledBack):
+	if err != nil {
 		err = asUpgradeError(pid, err)
-		u.endRollBack(pid, err)
-	case err != nil:
-		err = asUpgradeError(pid, err)
-		u.endUpgrade(pid, nil, err)
-	default:
+		u.endUpgrade(pid, nil, err) // a rollback too: the old child serves on
+	} else {
 		u.endReplace(pid)
 	}
 	report.done(pid, err)
 	return pid, err
 }
 
-// asUpgradeError keeps an *UpgradeError as it is and wraps anything else,
-// so that callers of Upgrade branch the same way for both kinds.
+// asUpgradeError keeps an *UpgradeError or a *RollbackError as it is and
+// wraps anything else, so that callers of Upgrade branch the same way
+// whoever replaced the process.
 func asUpgradeError(pid int, err error) error {
-	if _, ok := errors.AsType[*UpgradeError](err); ok {
+	_, failed := errors.AsType[*UpgradeError](err)
+	if _, rolledBack := errors.AsType[*RollbackError](err); failed || rolledBack {
 		return err
 	}
 	return &UpgradeError{Step: "replace", PID: pid, Err: err}
@@ -51,21 +47,4 @@ func (u *Upgrader) endReplace(newPID int) {
 	defer close(done)
 	notify("READY=1")
 	u.log.Info("replaced", "new_pid", newPID)
-}
-
-// endRollBack records a replacement whose new process became ready, then
-// died on probation: this process serves on as before, and its status and
-// systemd's STATUS= say the upgrade rolled back.
-func (u *Upgrader) endRollBack(newPID int, err error) {
-	u.mu.Lock()
-	done := u.endUpgradeLocked(newPID, nil, err)
-	u.lc.last.RolledBack = true
-	u.mu.Unlock()
-	defer close(done)
-	why := err.Error()
-	if ue, ok := errors.AsType[*UpgradeError](err); ok {
-		why = strings.TrimPrefix(ue.Err.Error(), ErrRolledBack.Error()+": ")
-	}
-	u.log.Error("upgrade rolled back", "new_pid", newPID, "err", err)
-	notify(fmt.Sprintf("STATUS=rolled back: %s\nREADY=1", oneLine(why)))
 }

@@ -13,7 +13,7 @@ import (
 // probation watches c, a new child that is ready, for -probation before
 // old (the serving child) is asked to drain. If c dies meanwhile, old was
 // never signalled and serves on: the upgrade rolled back, and the error
-// wraps upgrader.ErrRolledBack. Without an old child there is nothing to
+// is an *upgrader.RollbackError. Without an old child there is nothing to
 // roll back to, and no probation.
 //
 // The old child accepts all through probation. Both children hold the
@@ -76,9 +76,8 @@ func (s *supervisor) probation(ctx context.Context, c, old *child, progress func
 func (s *supervisor) rollBack(c, old *child, start time.Time) error {
 	s.kill(c) // what it started dies with it
 	s.log.Warn("new child died on probation; rolled back", "child", c.pid, "old", old.pid, "how", exitStatus(c.status))
-	err := fmt.Errorf("%w: new process %d %s %v into probation", upgrader.ErrRolledBack,
-		c.pid, howEnded(c), time.Since(start).Round(time.Millisecond))
-	return &upgrader.UpgradeError{Step: "probation", PID: c.pid, Err: err}
+	return &upgrader.RollbackError{PID: c.pid,
+		Reason: fmt.Sprintf("%s after %v", howEnded(c), time.Since(start).Round(time.Millisecond))}
 }
 
 func closed(ch <-chan struct{}) bool {

@@ -48,12 +48,12 @@ func TestProbation(t *testing.T) {
 		{name: "off", probation: 0, newEnds: true, events: ""},
 		{name: "passes", probation: 20 * time.Millisecond, events: "probation 1073741824 20ms; passed 1073741825"},
 		{name: "new exits", probation: time.Minute, newEnds: true, ws: 3 << 8, rolledBack: true,
-			err: "new process 1073741825 exited (exit status 3)", events: "probation 1073741824 1m0s"},
+			err: "new pid 1073741825 exited (exit status 3) after ", events: "probation 1073741824 1m0s"},
 		{name: "new killed", probation: time.Minute, newEnds: true, ws: syscall.WaitStatus(syscall.SIGSEGV), rolledBack: true,
 			err: "was killed by signal: segmentation fault", events: "probation 1073741824 1m0s"},
 		{name: "old exits", probation: time.Minute, oldEnds: true, events: "probation 1073741824 1m0s; passed 1073741825"},
 		{name: "both exit", probation: time.Minute, newEnds: true, oldEnds: true, rolledBack: true,
-			err: "into probation", events: "probation 1073741824 1m0s", lost: true},
+			err: " on probation", events: "probation 1073741824 1m0s", lost: true},
 		{name: "stopped", probation: time.Minute, cancel: true, err: "abandoned on probation", events: "probation 1073741824 1m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +80,13 @@ func TestProbation(t *testing.T) {
 				err != nil && !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("probation: %v; want rolled back %v, saying %q", err, tc.rolledBack, tc.err)
 			}
-			if ue, ok := errors.AsType[*upgrader.UpgradeError](err); err != nil && (!ok || ue.Step != "probation" || ue.PID != newPID) {
+			rb, isRollback := errors.AsType[*upgrader.RollbackError](err)
+			ue, isFailure := errors.AsType[*upgrader.UpgradeError](err)
+			switch {
+			case err == nil:
+			case tc.rolledBack && (!isRollback || rb.PID != newPID):
+				t.Errorf("probation: %#v; want a *RollbackError for pid %d", err, newPID)
+			case !tc.rolledBack && (!isFailure || ue.Step != "probation" || ue.PID != newPID):
 				t.Errorf("probation: %#v; want an *UpgradeError at probation for pid %d", err, newPID)
 			}
 			if got := len(s.lost) == 1; got != tc.lost {
@@ -96,9 +102,9 @@ func TestProbation(t *testing.T) {
 // TestUpgradeRolledBack: a rolled-back result exits 5 and says who serves
 // again, and why.
 func TestUpgradeRolledBack(t *testing.T) {
-	res := control.Result{Code: control.CodeRolledBack, PID: 12, Error: "new process 12 exited (exit status 3) 1s into probation"}
+	res := control.Result{Code: control.CodeRolledBack, PID: 12, Error: "upgrader: rolled back: new pid 12 exited (exit status 3) after 1s on probation"}
 	err := failure(res, 11)
-	want := "rolled back; pid 11 serves again: new process 12 exited (exit status 3) 1s into probation"
+	want := "rolled back; pid 11 serves again: upgrader: rolled back: new pid 12 exited (exit status 3) after 1s on probation"
 	if err == nil || err.Error() != want || !errors.Is(err, errRolledBack) {
 		t.Errorf("failure: %v; want %q, wrapping errRolledBack", err, want)
 	}
