@@ -35,15 +35,32 @@ func (r *Router) readShared() {
 
 // route hands p to the generation its connection ID names, or to this
 // generation's transport.
+//
+// A retired router can still read a packet or two: a read the poller had
+// already woken when Retire set the deadline goes through, and the
+// successor reads the same socket. Such a packet, unless it names this
+// generation, belongs to the successor (generation+1, whose start retired
+// this one): a new client's Initial must not open a connection on a
+// generation that is draining.
 func (r *Router) route(p packet) {
 	gen, ok := packetGeneration(p.bytes())
-	if !ok || gen == r.gen {
+	if ok && gen == r.gen {
 		r.conn.deliver(p)
 		return
 	}
+	var dst *peer
+	if ok {
+		dst = r.peerFor(gen)
+	}
+	if dst == nil && r.retired.Load() {
+		dst = r.peerFor(r.gen + 1)
+	}
+	if dst == nil {
+		r.conn.deliver(p) // the newest's own, or unknown: quic-go drops it or resets
+		return
+	}
 	udp, isUDP := p.addr.(*net.UDPAddr)
-	dst := r.peerFor(gen)
-	if dst == nil || !isUDP || !frame(&p, udp) {
+	if !isUDP || !frame(&p, udp) {
 		r.conn.deliver(p) // quic-go drops it, or resets with a shared key
 		return
 	}
