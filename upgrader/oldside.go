@@ -311,8 +311,9 @@ func (u *Upgrader) watch(n *nextGen, d time.Duration, stop <-chan struct{}) (rea
 		return u.judge(n, v)
 	case err := <-n.exited: // nil for a takeover: its hang-up says it
 		n.reaped = true
-		n.conn.WakeReader()
-		<-said
+		if v := lastWord(n.conn, said); v.err == nil {
+			return u.judge(n, v) // it spoke, then exited: gave back, or stopping
+		}
 		return died(err), false
 	case <-stop:
 		n.conn.WakeReader()
@@ -320,6 +321,24 @@ func (u *Upgrader) watch(n *nextGen, d time.Duration, stop <-chan struct{}) (rea
 			return u.judge(n, v) // it spoke first
 		}
 		return "", false
+	}
+}
+
+// lastWord returns what a child that has exited said on probation. Its
+// end of the connection is closed, so the read ends by itself, with the
+// frame it sent before it went or with EOF; waking the reader at once
+// could lose that frame (a child whose main returned says gave-back and
+// then exits). A descendant that kept the socket open is cut after
+// exitGrace.
+func lastWord(c *wire.Conn, said <-chan verdict) verdict {
+	t := time.NewTimer(exitGrace)
+	defer t.Stop()
+	select {
+	case v := <-said:
+		return v
+	case <-t.C:
+		c.WakeReader()
+		return <-said
 	}
 }
 
