@@ -34,8 +34,8 @@ func TestWatchHearsTheLastWord(t *testing.T) {
 		if want := "gave the service back: health check failed"; reason != want || kill {
 			t.Fatalf("round %d: watch = %q, kill %v; want %q, no kill", round, reason, kill, want)
 		}
-		if !n.reaped {
-			t.Fatalf("round %d: the exit status was taken but reaped is not set", round)
+		if took := len(exited) == 0; n.reaped != took {
+			t.Fatalf("round %d: reaped %v, but the exit status was taken: %v", round, n.reaped, took)
 		}
 		old.Close()
 	}
