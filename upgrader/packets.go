@@ -23,6 +23,8 @@ type gatedPacketConn struct {
 	mu       sync.Mutex
 	deadline time.Time     // the caller's read deadline
 	changed  chan struct{} // closed and replaced on Resume and on SetReadDeadline
+
+	waits func() // tests: called each time a read begins to wait at the gate
 }
 
 func newGatedPacketConn(pc net.PacketConn) *gatedPacketConn {
@@ -31,6 +33,13 @@ func newGatedPacketConn(pc net.PacketConn) *gatedPacketConn {
 
 // ReadFrom reads as the socket does, but while paused it waits, until
 // Resume or the caller's read deadline.
+//
+// A read already in the socket when the pause comes is woken by a past
+// deadline, but a datagram that lands before the woken goroutine runs
+// can still be read (Go's poller reports the readiness and not the
+// deadline). That datagram is returned, not dropped: this generation
+// serves what it starts and drains it after a pass. Every later read
+// waits at the gate.
 func (g *gatedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		wait, err := g.gate()
@@ -38,6 +47,9 @@ func (g *gatedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 			return 0, nil, err
 		}
 		if wait != nil {
+			if g.waits != nil {
+				g.waits()
+			}
 			g.sleep(wait)
 			continue
 		}

@@ -11,6 +11,11 @@ import (
 // TestGatedPacketConn: a paused read waits, even one blocked when the
 // pause came, leaving datagrams in the socket; the caller's read deadline
 // still ends it; after resume it reads what arrived meanwhile.
+//
+// The datagram is sent once the read waits at the gate: a read the pause
+// wakes in the kernel can still take a datagram that lands before it runs
+// again (see ReadFrom), which is not what this test is about; sending
+// earlier made it fail about once in 100 runs under load.
 func TestGatedPacketConn(t *testing.T) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -18,6 +23,13 @@ func TestGatedPacketConn(t *testing.T) {
 	}
 	defer pc.Close()
 	g := newGatedPacketConn(pc)
+	waiting := make(chan struct{}, 1)
+	g.waits = func() {
+		select {
+		case waiting <- struct{}{}:
+		default: // one is enough to know
+		}
+	}
 	type read struct {
 		msg string
 		err error
@@ -33,6 +45,11 @@ func TestGatedPacketConn(t *testing.T) {
 	// if not yet, the gate stops it before it reads: either way it waits.
 	time.Sleep(10 * time.Millisecond)
 	g.setPaused(true)
+	select {
+	case <-waiting:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read woken by the pause did not come to wait at the gate in 5s")
+	}
 
 	c, err := net.Dial("udp", pc.LocalAddr().String())
 	if err != nil {
