@@ -108,12 +108,16 @@ func (g *gatedPacketConn) setPaused(paused bool) {
 	if g.paused.Load() == paused {
 		return
 	}
-	g.paused.Store(paused)
 	if paused {
+		g.paused.Store(true)
 		g.PacketConn.SetReadDeadline(time.Unix(1, 0)) // wake a blocked read
 		return
 	}
+	// The caller's deadline goes back on the socket before reads are let
+	// through: a read that sees the gate open must not meet the past
+	// deadline the pause left there.
 	g.PacketConn.SetReadDeadline(g.deadline)
+	g.paused.Store(false)
 	g.changedLocked()
 }
 
