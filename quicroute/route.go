@@ -36,9 +36,10 @@ func (r *Router) readShared() {
 // route hands p to the generation its connection ID names, or to this
 // generation's transport.
 //
-// A retired router can still read a packet or two: a read the poller had
-// already woken when Retire set the deadline goes through, and the
-// successor reads the same socket. Such a packet, unless it names this
+// A retired router can still read a packet or two: a read that Retire's
+// deadline woke takes a packet landing before it runs again (Go's poller
+// then reports the readiness, not the deadline), while the successor
+// reads the same socket. Such a packet, unless it names this
 // generation, belongs to the successor (generation+1, whose start retired
 // this one): a new client's Initial must not open a connection on a
 // generation that is draining.
