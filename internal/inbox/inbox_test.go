@@ -182,8 +182,8 @@ func TestInboxSyscallConn(t *testing.T) {
 // No connection is made until the woken Accept has returned: one that
 // lands before the woken goroutine runs again can still be accepted by
 // it (Go's poller reports the readiness, not the deadline; Pause's
-// documentation says so), which made this test fail about once in 100
-// runs under load when it dialled first.
+// documentation says so). Dialling first, as this test once did, leaves
+// it to that race; the datagram gate's test failed on the same window.
 func TestInboxPauseLeavesTheQueue(t *testing.T) {
 	ib := newInbox(t)
 	blocked := acceptAsync(ib)
